@@ -1,0 +1,55 @@
+// y[m] = scale * sum_k x[m * K + k] for a row-major [M, K] input.
+// PER_THREAD true (short rows): one invocation per row. False: one workgroup of 256 per row,
+// a strided partial sum per invocation, then a tree in workgroup memory.
+
+override PER_THREAD: bool = false;
+
+struct Params {
+    m: u32,
+    k: u32,
+    scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    if (PER_THREAD) {
+        let row = gid.x + gid.y * nwg.x * 256u;
+        if (row < p.m) {
+            var s = 0.0;
+            for (var k = 0u; k < p.k; k = k + 1u) {
+                s = s + x[row * p.k + k];
+            }
+            y[row] = s * p.scale;
+        }
+        return;
+    }
+    let row = wid.x + wid.y * nwg.x;
+    var s = 0.0;
+    if (row < p.m) {
+        for (var k = lid; k < p.k; k = k + 256u) {
+            s = s + x[row * p.k + k];
+        }
+    }
+    partial[lid] = s;
+    workgroupBarrier();
+    for (var w = 128u; w > 0u; w = w >> 1u) {
+        if (lid < w) {
+            partial[lid] = partial[lid] + partial[lid + w];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < p.m) {
+        y[row] = partial[0] * p.scale;
+    }
+}

@@ -1,0 +1,73 @@
+//! The command line: parse, then call one function per subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "stylegan-wgpu",
+    version,
+    about = "Train StyleGAN on any GPU with hand-written WGSL kernels"
+)]
+struct Cli {
+    /// Use the adapter whose name contains this (case-insensitive); see `info`.
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the GPU adapter, its limits and features.
+    Info,
+    /// Check every op's GPU kernels and gradients against the CPU reference and finite differences.
+    Gradcheck {
+        /// Only ops whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.adapter.is_some() {
+        sgw::gpu::context::configure(sgw::gpu::AdapterChoice {
+            name_contains: cli.adapter.clone(),
+        });
+    }
+    let result = match cli.command {
+        Command::Info => info(),
+        Command::Gradcheck { filter } => gradcheck(filter.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn info() -> Result<ExitCode> {
+    let ctx = sgw::gpu::try_gpu()?;
+    print!("{}", ctx.describe());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gradcheck(filter: Option<&str>) -> Result<ExitCode> {
+    let ctx = sgw::gpu::try_gpu()?;
+    println!("adapter: {} ({:?})", ctx.info.name, ctx.info.backend);
+    let rows = sgw::check::suite::run_all(filter);
+    print!("{}", sgw::check::suite::table(&rows));
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    println!("{} passed, {} failed", rows.len() - failed, failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,128 @@
+//! Matrix products: forward (kernel `shaders/matmul/matmul.wgsl`, reference `cpu::matmul`)
+//! and backward. Transposes are strides, never copies.
+
+use std::sync::Arc;
+
+use super::{same_place, sum_to};
+use crate::autograd::Op;
+use crate::cpu::matmul::{self as cpu, MatView, MatmulDims};
+use crate::gpu::{self, Kernel};
+use crate::tensor::{Storage, Tensor};
+
+/// (batches, rows, cols) of op(x) and its view, for a rank-2 or rank-3 operand.
+fn view(x: &Tensor, t: bool) -> (usize, usize, usize, MatView) {
+    let (bt, r, c) = match x.rank() {
+        2 => (1, x.dim(0), x.dim(1)),
+        3 => (x.dim(0), x.dim(1), x.dim(2)),
+        _ => panic!("matmul operands must be rank 2 or 3, got {:?}", x.shape()),
+    };
+    let batch = if x.rank() == 3 { r * c } else { 0 };
+    let (rows, cols, row, col) = if t { (c, r, 1, c) } else { (r, c, c, 1) };
+    (
+        bt,
+        rows,
+        cols,
+        MatView {
+            off: 0,
+            batch,
+            row,
+            col,
+        },
+    )
+}
+
+/// op(a) @ op(b), op = transpose where the flag is set. Rank-3 operands are batches; a rank-2
+/// operand is shared by every batch.
+pub fn matmul_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Tensor {
+    same_place("matmul", &[a, b]);
+    let (ba, m, k, av) = view(a, ta);
+    let (bb, k2, n, bv) = view(b, tb);
+    assert_eq!(
+        k,
+        k2,
+        "matmul: inner sizes differ, {:?} (t={ta}) x {:?} (t={tb})",
+        a.shape(),
+        b.shape()
+    );
+    assert!(
+        ba == bb || ba == 1 || bb == 1,
+        "matmul batch sizes {ba} and {bb}"
+    );
+    let batches = ba.max(bb);
+    let shape = if a.rank() == 3 || b.rank() == 3 {
+        vec![batches, m, n]
+    } else {
+        vec![m, n]
+    };
+    let dims = MatmulDims { batches, m, n, k };
+    let storage = match (a.storage(), b.storage()) {
+        (Storage::F32(x), Storage::F32(y)) => {
+            Storage::F32(Arc::new(cpu::matmul(x, av, y, bv, dims)))
+        }
+        (Storage::F64(x), Storage::F64(y)) => {
+            Storage::F64(Arc::new(cpu::matmul(x, av, y, bv, dims)))
+        }
+        (Storage::Gpu(x), Storage::Gpu(y)) => {
+            let ctx = gpu::gpu();
+            let out = ctx.alloc((batches * m * n) as u64 * 4);
+            let p = [
+                m, n, k, av.batch, av.row, av.col, bv.batch, bv.row, bv.col, av.off, bv.off,
+            ];
+            let params: Vec<u32> = p.iter().map(|&v| v as u32).collect();
+            let groups = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batches as u32];
+            if m * n * batches > 0 {
+                if k == 0 {
+                    ctx.fill_u32(&out, 0);
+                } else {
+                    ctx.dispatch(
+                        &Kernel::new("matmul/matmul.wgsl"),
+                        &params,
+                        &[x, y, &out],
+                        groups,
+                    );
+                }
+            }
+            Storage::Gpu(Arc::new(out))
+        }
+        _ => unreachable!("same_place checked"),
+    };
+    Tensor::from_op(
+        storage,
+        shape,
+        Op::Matmul {
+            a: a.clone(),
+            b: b.clone(),
+            ta,
+            tb,
+        },
+    )
+}
+
+pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
+    matmul_t(a, b, false, false)
+}
+
+/// With A' = op(A), B' = op(B), C = A'B': dA' = g B'^T and dB' = A'^T g, transposed back
+/// where the op transposed; a shared rank-2 operand sums its batch of gradients.
+pub fn backward(a: &Tensor, b: &Tensor, ta: bool, tb: bool, g: &Tensor) -> Vec<Option<Tensor>> {
+    let ga = if ta {
+        matmul_t(b, g, tb, true)
+    } else {
+        matmul_t(g, b, false, !tb)
+    };
+    let gb = if tb {
+        matmul_t(g, a, true, ta)
+    } else {
+        matmul_t(a, g, !ta, false)
+    };
+    vec![Some(fit(ga, a)), Some(fit(gb, b))]
+}
+
+/// A batched gradient for a rank-2 operand is summed over the batch.
+fn fit(g: Tensor, x: &Tensor) -> Tensor {
+    if g.rank() == 3 && x.rank() == 2 {
+        sum_to(&g, x.shape())
+    } else {
+        g
+    }
+}

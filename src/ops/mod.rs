@@ -1,0 +1,103 @@
+//! Floor 4: differentiable ops, one file per family. Each file holds the forward (GPU kernel
+//! launch or CPU reference, by the tensor's storage) and the backward rule side by side.
+
+pub mod binary;
+pub mod layout;
+pub mod matmul;
+pub mod random;
+pub mod reduce;
+pub mod unary;
+
+pub use binary::{add, div, mul, sub};
+pub use layout::{concat, pad, permute, reshape, slice, transpose};
+pub use matmul::{matmul, matmul_t};
+pub use random::{rand_normal, rand_uniform};
+pub use reduce::{broadcast_to, mean, mean_all, sum, sum_all, sum_to};
+pub use unary::{
+    abs, add_scalar, exp, leaky_relu, log, mul_scalar, neg, recip, rsqrt, sigmoid, softplus, sqrt,
+    square,
+};
+
+pub use crate::cpu::elementwise::{BinaryOp, UnaryOp};
+
+use crate::tensor::{Place, Tensor};
+
+/// Shapes and strides for kernels that take rank <= 8 arrays as two vec4<u32>.
+pub(crate) fn pack8(v: &[usize]) -> [u32; 8] {
+    assert!(
+        v.len() <= 8,
+        "rank {} > 8 is not supported on the GPU",
+        v.len()
+    );
+    let mut out = [1u32; 8];
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = u32::try_from(x).expect("dimension exceeds u32");
+    }
+    out
+}
+
+/// Panics with a clear message when tensors of one op live in different places.
+pub(crate) fn same_place(op: &str, ts: &[&Tensor]) -> Place {
+    let p = ts[0].place();
+    for t in ts {
+        assert!(
+            t.place() == p,
+            "{op}: operands on {:?} and {:?}",
+            p,
+            t.place()
+        );
+    }
+    p
+}
+
+macro_rules! binary_operator {
+    ($trait:ident, $method:ident, $f:path) => {
+        impl std::ops::$trait<&Tensor> for &Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                $f(self, rhs)
+            }
+        }
+        impl std::ops::$trait<Tensor> for Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: Tensor) -> Tensor {
+                $f(&self, &rhs)
+            }
+        }
+        impl std::ops::$trait<&Tensor> for Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                $f(&self, rhs)
+            }
+        }
+        impl std::ops::$trait<f64> for &Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: f64) -> Tensor {
+                $f(self, &Tensor::scalar(rhs, self.place()))
+            }
+        }
+        impl std::ops::$trait<f64> for Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: f64) -> Tensor {
+                $f(&self, &Tensor::scalar(rhs, self.place()))
+            }
+        }
+    };
+}
+binary_operator!(Add, add, add);
+binary_operator!(Sub, sub, sub);
+binary_operator!(Mul, mul, mul);
+binary_operator!(Div, div, div);
+
+impl std::ops::Neg for &Tensor {
+    type Output = Tensor;
+    fn neg(self) -> Tensor {
+        neg(self)
+    }
+}
+impl std::ops::Neg for Tensor {
+    type Output = Tensor;
+    fn neg(self) -> Tensor {
+        neg(&self)
+    }
+}
