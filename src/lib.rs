@@ -9,6 +9,7 @@ pub mod check;
 pub mod cpu;
 pub mod gpu;
 pub mod ops;
+pub mod optim;
 pub mod shape;
 pub mod tensor;
 

@@ -1,4 +1,5 @@
-// Batched C[z] = A[z] (M x K) * B[z] (K x N), C row-major and contiguous.
+// Batched C[z] = alpha * A[z] (M x K) * B[z] (K x N), C row-major and contiguous. alpha is
+// the equalized learning-rate scale, applied here so no scaled weight copy is ever made.
 // A and B are read through (batch, row, column) strides, so transposed and broadcast
 // operands need no copy. Each workgroup computes a 64 x 64 tile of C: 16 x 16 invocations,
 // each holding a 4 x 4 block of accumulators in registers (rows ty + 16 i, columns
@@ -17,6 +18,7 @@ struct Params {
     b_col: u32,
     a_off: u32,
     b_off: u32,
+    alpha: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -95,7 +97,7 @@ fn main(
             for (var j = 0u; j < 4u; j = j + 1u) {
                 let col = col0 + lid.x + 16u * j;
                 if (col < p.n) {
-                    c[c_base + r * p.n + col] = acc[i][j];
+                    c[c_base + r * p.n + col] = p.alpha * acc[i][j];
                 }
             }
         }

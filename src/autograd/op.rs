@@ -24,12 +24,13 @@ pub enum Op {
     BroadcastTo {
         x: Tensor,
     },
-    /// C = op(A) op(B), op = transpose when the flag is set; batched over a leading axis.
+    /// C = alpha op(A) op(B), op = transpose when the flag is set; batched over a leading axis.
     Matmul {
         a: Tensor,
         b: Tensor,
         ta: bool,
         tb: bool,
+        alpha: f64,
     },
     Reshape {
         x: Tensor,
@@ -54,6 +55,61 @@ pub enum Op {
         axis: usize,
         start: usize,
     },
+    // StyleGAN ops.
+    /// y = scale * conv(x, w) + bias_scale * b (stride 1, same padding).
+    Conv2d {
+        x: Tensor,
+        w: Tensor,
+        b: Option<Tensor>,
+        scale: f64,
+        bias_scale: f64,
+    },
+    /// The input gradient of Conv2d, itself differentiable.
+    Conv2dBackwardData {
+        g: Tensor,
+        w: Tensor,
+        scale: f64,
+    },
+    /// The weight gradient of Conv2d, itself differentiable.
+    Conv2dBackwardWeight {
+        x: Tensor,
+        g: Tensor,
+        kernel: [usize; 2],
+        scale: f64,
+    },
+    Upsample2x {
+        x: Tensor,
+    },
+    Downsample2x {
+        x: Tensor,
+    },
+    Blur {
+        x: Tensor,
+    },
+    /// Instance norm then style: (1 + ys) * x_hat + yb.
+    Adain {
+        x: Tensor,
+        ys: Tensor,
+        yb: Tensor,
+    },
+    /// lrelu(x + weight * noise + bias_scale * bias) * gain.
+    NoiseBiasAct {
+        x: Tensor,
+        noise: Tensor,
+        weight: Tensor,
+        bias: Tensor,
+        bias_scale: f64,
+        slope: f64,
+        gain: f64,
+    },
+    PixelNorm {
+        x: Tensor,
+    },
+    /// The [M] statistic of minibatch stddev.
+    MbstdStat {
+        x: Tensor,
+        groups: usize,
+    },
 }
 
 impl Op {
@@ -65,7 +121,23 @@ impl Op {
             | Op::Reshape { x }
             | Op::Permute { x, .. }
             | Op::Slice { x, .. }
-            | Op::Pad { x, .. } => vec![x],
+            | Op::Pad { x, .. }
+            | Op::Upsample2x { x }
+            | Op::Downsample2x { x }
+            | Op::Blur { x }
+            | Op::PixelNorm { x }
+            | Op::MbstdStat { x, .. } => vec![x],
+            Op::Adain { x, ys, yb } => vec![x, ys, yb],
+            Op::Conv2d { x, w, b, .. } => [x, w].into_iter().chain(b.as_ref()).collect(),
+            Op::Conv2dBackwardData { g, w, .. } => vec![g, w],
+            Op::Conv2dBackwardWeight { x, g, .. } => vec![x, g],
+            Op::NoiseBiasAct {
+                x,
+                noise,
+                weight,
+                bias,
+                ..
+            } => vec![x, noise, weight, bias],
             Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::Concat { xs, .. } => xs.iter().collect(),
         }
@@ -83,6 +155,16 @@ impl Op {
             Op::Concat { .. } => "concat",
             Op::Slice { .. } => "slice",
             Op::Pad { .. } => "pad",
+            Op::Conv2d { .. } => "conv2d",
+            Op::Conv2dBackwardData { .. } => "conv2d_backward_data",
+            Op::Conv2dBackwardWeight { .. } => "conv2d_backward_weight",
+            Op::Upsample2x { .. } => "upsample2x",
+            Op::Downsample2x { .. } => "downsample2x",
+            Op::Blur { .. } => "blur",
+            Op::Adain { .. } => "adain",
+            Op::NoiseBiasAct { .. } => "noise_bias_act",
+            Op::PixelNorm { .. } => "pixel_norm",
+            Op::MbstdStat { .. } => "mbstd_stat",
         }
     }
 }

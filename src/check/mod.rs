@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod gradcheck;
+pub mod optim;
 pub mod parity;
 pub mod suite;
 

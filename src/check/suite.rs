@@ -256,28 +256,136 @@ pub fn core_cases() -> Vec<Case> {
     v
 }
 
-/// Every case the project has.
-pub fn all_cases() -> Vec<Case> {
-    core_cases()
+/// Equalized-conv scale for a [K, C, kh, kw] weight: sqrt(2) / sqrt(fan_in).
+fn he(c: usize, taps: usize) -> f64 {
+    (2.0 / (c * taps) as f64).sqrt()
 }
 
-/// Run every case whose op name contains `filter`.
+/// The StyleGAN ops: convolution (and its two gradient ops), equalized linear, AdaIN, the
+/// fused noise + bias + leaky ReLU epilogue, resampling, pixel norm, minibatch stddev.
+/// Shapes cover batch 1 and > 1, channels 1, 3, 17 and 64+, spatial 4 to 64, odd sizes.
+pub fn stylegan_cases() -> Vec<Case> {
+    use Domain::*;
+    let sqrt2 = std::f64::consts::SQRT_2;
+    vec![
+        Case::new("conv2d 3x3", |x| {
+            ops::conv2d(&x[0], &x[1], Some(&x[2]), he(x[1].dim(1), 9), 1.0)
+        })
+        .fd(&[&[2, 3, 5, 4], &[2, 3, 3, 3], &[2]])
+        .gpu(&[&[1, 1, 4, 4], &[3, 1, 3, 3], &[3]])
+        .gpu(&[&[2, 17, 9, 7], &[5, 17, 3, 3], &[5]])
+        .gpu(&[&[2, 64, 8, 8], &[65, 64, 3, 3], &[65]])
+        .gpu(&[&[1, 3, 64, 64], &[8, 3, 3, 3], &[8]]),
+        Case::new("conv2d 1x1", |x| {
+            ops::conv2d(&x[0], &x[1], Some(&x[2]), he(x[1].dim(1), 1), 0.5)
+        })
+        .fd(&[&[2, 4, 3, 5], &[3, 4, 1, 1], &[3]])
+        .gpu(&[&[3, 17, 7, 9], &[3, 17, 1, 1], &[3]])
+        .gpu(&[&[2, 64, 16, 16], &[1, 64, 1, 1], &[1]]),
+        Case::new("conv2d_backward_data", |x| {
+            ops::conv2d_backward_data(&x[0], &x[1], 0.7)
+        })
+        .fd(&[&[2, 3, 4, 5], &[3, 2, 3, 3]])
+        .gpu(&[&[2, 17, 9, 7], &[17, 5, 3, 3]])
+        .gpu(&[&[1, 64, 8, 8], &[64, 66, 3, 3]]),
+        Case::new("conv2d_backward_weight", |x| {
+            ops::conv2d_backward_weight(&x[0], &x[1], [3, 3], 0.7)
+        })
+        .fd(&[&[2, 2, 4, 5], &[2, 3, 4, 5]])
+        .gpu(&[&[2, 5, 9, 7], &[2, 17, 9, 7]])
+        // 1600 pixels in one 64 x 64 tile: the split-K path with 7 partial sums.
+        .gpu(&[&[4, 3, 20, 20], &[4, 8, 20, 20]]),
+        Case::new("linear (equalized)", |x| {
+            ops::linear(&x[0], &x[1], Some(&x[2]), 0.3, 0.01)
+        })
+        .fd(&[&[3, 4], &[5, 4], &[5]])
+        .gpu(&[&[1, 1], &[1, 1], &[1]])
+        .gpu(&[&[17, 512], &[512, 512], &[512]]),
+        Case::new("adain", |x| ops::adain(&x[0], &x[1], &x[2]))
+            .fd(&[&[2, 3, 3, 4], &[2, 3], &[2, 3]])
+            .gpu(&[&[1, 1, 4, 4], &[1, 1], &[1, 1]])
+            .gpu(&[&[2, 17, 9, 7], &[2, 17], &[2, 17]])
+            .gpu(&[&[3, 64, 16, 16], &[3, 64], &[3, 64]]),
+        Case::new("noise_bias_act", move |x| {
+            ops::noise_bias_act(&x[0], &x[1], &x[2], &x[3], 0.5, 0.2, sqrt2)
+        })
+        .fd(&[&[2, 3, 3, 4], &[2, 1, 3, 4], &[3], &[3]])
+        .gpu(&[&[1, 1, 4, 4], &[1, 1, 4, 4], &[1], &[1]])
+        .gpu(&[&[3, 17, 9, 7], &[3, 1, 9, 7], &[17], &[17]])
+        .gpu(&[&[2, 64, 32, 32], &[2, 1, 32, 32], &[64], &[64]]),
+        Case::new("upsample2x", |x| ops::upsample2x(&x[0]))
+            .fd(&[&[2, 3, 3, 2]])
+            .gpu(&[&[1, 1, 4, 4]])
+            .gpu(&[&[2, 17, 9, 7]])
+            .gpu(&[&[2, 64, 32, 32]]),
+        Case::new("downsample2x", |x| ops::downsample2x(&x[0]))
+            .fd(&[&[2, 3, 4, 6]])
+            .gpu(&[&[1, 1, 4, 4]])
+            .gpu(&[&[2, 17, 10, 6]])
+            .gpu(&[&[1, 64, 64, 64]]),
+        Case::new("blur", |x| ops::blur(&x[0]))
+            .fd(&[&[2, 3, 4, 5]])
+            .gpu(&[&[1, 1, 4, 4]])
+            .gpu(&[&[2, 17, 9, 7]])
+            .gpu(&[&[1, 3, 64, 64]]),
+        Case::new("pixel_norm", |x| ops::pixel_norm(&x[0]))
+            .fd(&[&[3, 5]])
+            .gpu(&[&[1, 3]])
+            .gpu(&[&[17, 512]]),
+        Case::new("minibatch_stddev (group 4)", |x| {
+            ops::minibatch_stddev(&x[0], 4)
+        })
+        .fd(&[&[4, 2, 3, 3]])
+        .gpu(&[&[8, 17, 4, 4]])
+        .gpu(&[&[16, 64, 4, 4]]),
+        // Group 3, not 2: with two samples the stddev is |x1 - x2| / 2, piecewise linear, so
+        // its second derivative is zero and a relative comparison would measure only noise.
+        Case::new("minibatch_stddev (group 3)", |x| {
+            ops::minibatch_stddev(&x[0], 3)
+        })
+        .fd(&[&[6, 3, 2, 2]])
+        .gpu(&[&[3, 3, 4, 4]]),
+        Case::new("minibatch_stddev (batch 1)", |x| {
+            ops::minibatch_stddev(&x[0], 4)
+        })
+        .domains(&[Any])
+        .fd(&[&[1, 2, 2, 2]])
+        .gpu(&[&[1, 5, 4, 4]]),
+    ]
+}
+
+/// Every case the project has.
+pub fn all_cases() -> Vec<Case> {
+    let mut v = core_cases();
+    v.extend(stylegan_cases());
+    v
+}
+
+/// Run every case whose op name contains `filter`, then the optimiser checks.
 pub fn run_all(filter: Option<&str>) -> Vec<Row> {
-    all_cases()
+    let keep = |op: &str| filter.is_none_or(|f| op.contains(f));
+    let mut rows: Vec<Row> = all_cases()
         .iter()
-        .filter(|c| filter.is_none_or(|f| c.op.contains(f)))
+        .filter(|c| keep(&c.op))
         .flat_map(run_case)
-        .collect()
+        .collect();
+    if keep("adam (fused)") {
+        rows.push(super::optim::adam_row());
+    }
+    if keep("ema") {
+        rows.push(super::optim::ema_row());
+    }
+    rows
 }
 
 pub fn table(rows: &[Row]) -> String {
     let mut s = format!(
-        "{:<24} {:<12} {:<30} {:>10} {:>10} {:>8}  {}\n",
+        "{:<28} {:<12} {:<36} {:>10} {:>10} {:>8}  {}\n",
         "op", "check", "shape", "max abs", "max rel", "tol", "result"
     );
     for r in rows {
         s += &format!(
-            "{:<24} {:<12} {:<30} {:>10.2e} {:>10.2e} {:>8.0e}  {}\n",
+            "{:<28} {:<12} {:<36} {:>10.2e} {:>10.2e} {:>8.0e}  {}\n",
             r.op,
             r.check,
             r.shape,

@@ -22,9 +22,17 @@ pub struct MatmulDims {
     pub k: usize,
 }
 
-/// C[z] = A[z] (m x k) * B[z] (k x n) for z in 0..batches; C contiguous [batches, m, n].
-pub fn matmul<T: Real>(a: &[T], av: MatView, b: &[T], bv: MatView, d: MatmulDims) -> Vec<T> {
+/// C[z] = alpha * A[z] (m x k) * B[z] (k x n) for z in 0..batches; C contiguous [batches, m, n].
+pub fn matmul<T: Real>(
+    a: &[T],
+    av: MatView,
+    b: &[T],
+    bv: MatView,
+    d: MatmulDims,
+    alpha: f64,
+) -> Vec<T> {
     let MatmulDims { batches, m, n, k } = d;
+    let alpha = T::from_f64(alpha);
     let mut c = vec![T::ZERO; batches * m * n];
     c.par_chunks_mut(n.max(1))
         .enumerate()
@@ -36,6 +44,9 @@ pub fn matmul<T: Real>(a: &[T], av: MatView, b: &[T], bv: MatView, d: MatmulDims
                 for (j, o) in out.iter_mut().enumerate() {
                     *o += x * b[bb + j * bv.col];
                 }
+            }
+            for o in out.iter_mut() {
+                *o = *o * alpha;
             }
         });
     c

@@ -2,11 +2,17 @@
 //! Each function here mirrors one WGSL kernel's contract exactly (same inputs, same
 //! layout), so the tensor layer can run either and tests can compare them.
 
+pub mod adain;
+pub mod conv;
 pub mod elementwise;
 pub mod layout;
 pub mod matmul;
+pub mod noise;
+pub mod norm;
+pub mod optim;
 pub mod random;
 pub mod reduce;
+pub mod resample;
 
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};

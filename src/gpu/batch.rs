@@ -131,7 +131,7 @@ impl GpuContext {
         staging.unmap();
         let mut b = self.batch.lock().unwrap();
         let enc = b.encoder(&self.device);
-        enc.copy_buffer_to_buffer(&staging, 0, buf.raw(), 0, padded);
+        enc.copy_buffer_to_buffer(&staging, 0, buf.raw(), buf.offset(), padded);
     }
 
     /// Copy `bytes` bytes from `src` to `dst` (offsets in bytes, multiples of 4), in batch order.
@@ -141,7 +141,13 @@ impl GpuContext {
         }
         let mut b = self.batch.lock().unwrap();
         let enc = b.encoder(&self.device);
-        enc.copy_buffer_to_buffer(src.raw(), src_off, dst.raw(), dst_off, bytes);
+        enc.copy_buffer_to_buffer(
+            src.raw(),
+            src.offset() + src_off,
+            dst.raw(),
+            dst.offset() + dst_off,
+            bytes,
+        );
     }
 
     /// Record one dispatch: `params` go to binding 0 (uniform), `buffers` to bindings 1...
@@ -171,7 +177,7 @@ impl GpuContext {
         for (i, buf) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
-                resource: buf.raw().as_entire_binding(),
+                resource: buf.binding(),
             });
         }
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -232,7 +238,7 @@ impl GpuContext {
         {
             let mut b = self.batch.lock().unwrap();
             let enc = b.encoder(&self.device);
-            enc.copy_buffer_to_buffer(buf.raw(), 0, &staging, 0, padded);
+            enc.copy_buffer_to_buffer(buf.raw(), buf.offset(), &staging, 0, padded);
             self.flush_locked(&mut b);
         }
         let (tx, rx) = std::sync::mpsc::channel();

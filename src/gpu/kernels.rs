@@ -43,6 +43,50 @@ pub const SHADERS: &[(&str, &str)] = &[
         "random/philox_fill.wgsl",
         include_str!("../../shaders/random/philox_fill.wgsl"),
     ),
+    (
+        "conv/implicit_gemm.wgsl",
+        include_str!("../../shaders/conv/implicit_gemm.wgsl"),
+    ),
+    (
+        "resample/upsample.wgsl",
+        include_str!("../../shaders/resample/upsample.wgsl"),
+    ),
+    (
+        "resample/downsample.wgsl",
+        include_str!("../../shaders/resample/downsample.wgsl"),
+    ),
+    (
+        "resample/blur.wgsl",
+        include_str!("../../shaders/resample/blur.wgsl"),
+    ),
+    (
+        "adain/forward.wgsl",
+        include_str!("../../shaders/adain/forward.wgsl"),
+    ),
+    (
+        "adain/backward.wgsl",
+        include_str!("../../shaders/adain/backward.wgsl"),
+    ),
+    (
+        "noise/forward.wgsl",
+        include_str!("../../shaders/noise/forward.wgsl"),
+    ),
+    (
+        "norm/pixel_norm.wgsl",
+        include_str!("../../shaders/norm/pixel_norm.wgsl"),
+    ),
+    (
+        "norm/mbstd_stat.wgsl",
+        include_str!("../../shaders/norm/mbstd_stat.wgsl"),
+    ),
+    (
+        "optim/adam.wgsl",
+        include_str!("../../shaders/optim/adam.wgsl"),
+    ),
+    (
+        "optim/ema.wgsl",
+        include_str!("../../shaders/optim/ema.wgsl"),
+    ),
 ];
 
 /// The source of a shader with its `//!include <path>` lines expanded.

@@ -63,7 +63,9 @@ impl BufferPool {
         GpuBuffer {
             buffer: Some(buffer),
             bytes,
-            pool: self.clone(),
+            offset: 0,
+            pool: Some(self.clone()),
+            _parent: None,
         }
     }
 
@@ -81,24 +83,61 @@ impl BufferPool {
     }
 }
 
-/// A pooled storage buffer holding `bytes` meaningful bytes.
+/// A storage buffer holding `bytes` meaningful bytes: either a pooled buffer of its own
+/// (returned to the pool on drop) or a view of `bytes` bytes at `offset` in a parent buffer
+/// (a parameter inside a group's flat arena, so one dispatch can update the whole group).
 pub struct GpuBuffer {
     buffer: Option<wgpu::Buffer>,
     pub bytes: u64,
-    pool: Arc<BufferPool>,
+    offset: u64,
+    pool: Option<Arc<BufferPool>>,
+    _parent: Option<Arc<GpuBuffer>>,
 }
 
 impl GpuBuffer {
     pub fn raw(&self) -> &wgpu::Buffer {
         self.buffer.as_ref().expect("buffer alive until drop")
     }
+
+    /// Byte offset of this buffer's data in `raw()`.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// A view of `bytes` bytes at `offset` (relative to this buffer; a multiple of the
+    /// device's storage offset alignment, 256 is always safe). Keeps the parent alive.
+    pub fn view(self: &Arc<Self>, offset: u64, bytes: u64) -> GpuBuffer {
+        assert!(offset + bytes <= self.bytes, "view out of range");
+        GpuBuffer {
+            buffer: Some(self.raw().clone()),
+            bytes,
+            offset: self.offset + offset,
+            pool: None,
+            _parent: Some(self.clone()),
+        }
+    }
+
+    /// The binding for a kernel: the whole pooled buffer, or exactly the view's range.
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        if self._parent.is_none() {
+            return self.raw().as_entire_binding();
+        }
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: self.raw(),
+            offset: self.offset,
+            size: wgpu::BufferSize::new(self.bytes.div_ceil(4).max(1) * 4),
+        })
+    }
 }
 
 impl Drop for GpuBuffer {
     fn drop(&mut self) {
+        let Some(pool) = self.pool.take() else {
+            return;
+        };
         if let Some(b) = self.buffer.take() {
             let class = b.size();
-            if let Ok(mut free) = self.pool.free.lock() {
+            if let Ok(mut free) = pool.free.lock() {
                 free.entry(class).or_default().push(b);
             }
         }

@@ -34,6 +34,11 @@ fn view(x: &Tensor, t: bool) -> (usize, usize, usize, MatView) {
 /// op(a) @ op(b), op = transpose where the flag is set. Rank-3 operands are batches; a rank-2
 /// operand is shared by every batch.
 pub fn matmul_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Tensor {
+    matmul_scaled(a, b, ta, tb, 1.0)
+}
+
+/// alpha * op(a) @ op(b): the scale is applied in the kernel (equalized learning rate).
+pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> Tensor {
     same_place("matmul", &[a, b]);
     let (ba, m, k, av) = view(a, ta);
     let (bb, k2, n, bv) = view(b, tb);
@@ -57,10 +62,10 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Tensor {
     let dims = MatmulDims { batches, m, n, k };
     let storage = match (a.storage(), b.storage()) {
         (Storage::F32(x), Storage::F32(y)) => {
-            Storage::F32(Arc::new(cpu::matmul(x, av, y, bv, dims)))
+            Storage::F32(Arc::new(cpu::matmul(x, av, y, bv, dims, alpha)))
         }
         (Storage::F64(x), Storage::F64(y)) => {
-            Storage::F64(Arc::new(cpu::matmul(x, av, y, bv, dims)))
+            Storage::F64(Arc::new(cpu::matmul(x, av, y, bv, dims, alpha)))
         }
         (Storage::Gpu(x), Storage::Gpu(y)) => {
             let ctx = gpu::gpu();
@@ -68,7 +73,8 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Tensor {
             let p = [
                 m, n, k, av.batch, av.row, av.col, bv.batch, bv.row, bv.col, av.off, bv.off,
             ];
-            let params: Vec<u32> = p.iter().map(|&v| v as u32).collect();
+            let mut params: Vec<u32> = p.iter().map(|&v| v as u32).collect();
+            params.push((alpha as f32).to_bits());
             let groups = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batches as u32];
             if m * n * batches > 0 {
                 if k == 0 {
@@ -94,6 +100,7 @@ pub fn matmul_t(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Tensor {
             b: b.clone(),
             ta,
             tb,
+            alpha,
         },
     )
 }
@@ -104,16 +111,23 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
 
 /// With A' = op(A), B' = op(B), C = A'B': dA' = g B'^T and dB' = A'^T g, transposed back
 /// where the op transposed; a shared rank-2 operand sums its batch of gradients.
-pub fn backward(a: &Tensor, b: &Tensor, ta: bool, tb: bool, g: &Tensor) -> Vec<Option<Tensor>> {
+pub fn backward(
+    a: &Tensor,
+    b: &Tensor,
+    ta: bool,
+    tb: bool,
+    alpha: f64,
+    g: &Tensor,
+) -> Vec<Option<Tensor>> {
     let ga = if ta {
-        matmul_t(b, g, tb, true)
+        matmul_scaled(b, g, tb, true, alpha)
     } else {
-        matmul_t(g, b, false, !tb)
+        matmul_scaled(g, b, false, !tb, alpha)
     };
     let gb = if tb {
-        matmul_t(g, a, true, ta)
+        matmul_scaled(g, a, true, ta, alpha)
     } else {
-        matmul_t(a, g, !ta, false)
+        matmul_scaled(a, g, !ta, false, alpha)
     };
     vec![Some(fit(ga, a)), Some(fit(gb, b))]
 }
@@ -124,5 +138,15 @@ fn fit(g: Tensor, x: &Tensor) -> Tensor {
         sum_to(&g, x.shape())
     } else {
         g
+    }
+}
+
+/// Equalized linear layer: y = scale * x @ w^T + bias_scale * b, with w [out, in] stored
+/// unscaled and the scale applied in the matmul kernel.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale: f64) -> Tensor {
+    let y = matmul_scaled(x, w, false, true, scale);
+    match b {
+        Some(b) => &y + &super::mul_scalar(b, bias_scale),
+        None => y,
     }
 }

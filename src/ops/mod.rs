@@ -1,18 +1,28 @@
 //! Floor 4: differentiable ops, one file per family. Each file holds the forward (GPU kernel
 //! launch or CPU reference, by the tensor's storage) and the backward rule side by side.
 
+pub mod adain;
 pub mod binary;
+pub mod conv;
 pub mod layout;
 pub mod matmul;
+pub mod noise;
+pub mod norm;
 pub mod random;
 pub mod reduce;
+pub mod resample;
 pub mod unary;
 
+pub use adain::adain;
 pub use binary::{add, div, mul, sub};
+pub use conv::{conv2d, conv2d_backward_data, conv2d_backward_weight};
 pub use layout::{concat, pad, permute, reshape, slice, transpose};
-pub use matmul::{matmul, matmul_t};
+pub use matmul::{linear, matmul, matmul_scaled, matmul_t};
+pub use noise::{noise_bias_act, noise_map};
+pub use norm::{minibatch_stddev, pixel_norm};
 pub use random::{rand_normal, rand_uniform};
 pub use reduce::{broadcast_to, mean, mean_all, sum, sum_all, sum_to};
+pub use resample::{blur, downsample2x, upsample2x};
 pub use unary::{
     abs, add_scalar, exp, leaky_relu, log, mul_scalar, neg, recip, rsqrt, sigmoid, softplus, sqrt,
     square,

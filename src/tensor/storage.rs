@@ -34,6 +34,22 @@ impl Storage {
         }
     }
 
+    /// The f32 CPU values (panics on other storage: callers match the variant first).
+    pub fn f32s(&self) -> &[f32] {
+        match self {
+            Storage::F32(v) => v,
+            _ => panic!("expected CPU f32 storage"),
+        }
+    }
+
+    /// The f64 CPU values (panics on other storage: callers match the variant first).
+    pub fn f64s(&self) -> &[f64] {
+        match self {
+            Storage::F64(v) => v,
+            _ => panic!("expected CPU f64 storage"),
+        }
+    }
+
     pub fn gpu_buffer(&self) -> &Arc<GpuBuffer> {
         match self {
             Storage::Gpu(b) => b,

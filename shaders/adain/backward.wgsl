@@ -1,0 +1,74 @@
+// AdaIN backward, fused: per (n, c) plane recompute mean and rstd, then with
+// S1 = sum(g), S2 = sum(g * x_hat):
+//   dyb = S1, dys = S2, dx = (1 + ys) * rstd * (g - S1 / HW - x_hat * S2 / HW).
+// One workgroup per plane. Used for first-order gradients; a graph-recording backward
+// (second order) takes the composite path in src/ops/adain.rs.
+
+struct Params {
+    planes: u32,
+    hw: u32,
+    eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> ys: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dys: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dyb: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+
+fn reduce_sum(lid: u32, v: f32) -> f32 {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = red[lid] + red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let total = red[0];
+    workgroupBarrier();
+    return total;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = wid.x + wid.y * nwg.x;
+    if (plane >= p.planes) {
+        return;
+    }
+    let base = plane * p.hw;
+    let n = f32(p.hw);
+    var s = 0.0;
+    for (var i = lid; i < p.hw; i = i + 256u) {
+        s = s + x[base + i];
+    }
+    let mean = reduce_sum(lid, s) / n;
+    var q = 0.0;
+    for (var i = lid; i < p.hw; i = i + 256u) {
+        let d = x[base + i] - mean;
+        q = fma(d, d, q);
+    }
+    let rstd = inverseSqrt(reduce_sum(lid, q) / n + p.eps);
+    var s1 = 0.0;
+    var s2 = 0.0;
+    for (var i = lid; i < p.hw; i = i + 256u) {
+        let gi = g[base + i];
+        s1 = s1 + gi;
+        s2 = fma(gi, (x[base + i] - mean) * rstd, s2);
+    }
+    let t1 = reduce_sum(lid, s1);
+    let t2 = reduce_sum(lid, s2);
+    let a = (1.0 + ys[plane]) * rstd;
+    for (var i = lid; i < p.hw; i = i + 256u) {
+        let xh = (x[base + i] - mean) * rstd;
+        dx[base + i] = a * (g[base + i] - t1 / n - xh * t2 / n);
+    }
+    if (lid == 0u) {
+        dys[plane] = t2;
+        dyb[plane] = t1;
+    }
+}

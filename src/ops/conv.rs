@@ -1,0 +1,303 @@
+//! Equalized 2-D convolution (stride 1, same padding, odd square or rectangular kernels).
+//! Three ops, each the others' backward, so gradients of any order stay convolutions:
+//!   conv2d(x, w)                    backward: x <- backward_data(g, w), w <- backward_weight(x, g)
+//!   conv2d_backward_data(g, w)      backward: g <- conv2d(u, w),        w <- backward_weight(u, g)
+//!   conv2d_backward_weight(x, g)    backward: x <- backward_data(g, v), g <- conv2d(x, v)
+//! (u, v: the incoming gradients.) Kernel `shaders/conv/implicit_gemm.wgsl` (MODE 0, 1, 2),
+//! reference `cpu::conv`. `scale` (gain / sqrt(fan_in) * lr_mul) is applied in the kernel.
+
+use std::sync::Arc;
+
+use super::{mul_scalar, same_place, sum};
+use crate::autograd::Op;
+use crate::cpu::conv::{self as cpu, ConvDims};
+use crate::gpu::{self, GpuBuffer, Kernel};
+use crate::tensor::{Storage, Tensor};
+
+/// Weight-gradient splits aim for at least this many workgroups.
+const TARGET_GROUPS: usize = 512;
+/// The reduction per weight-gradient split is at least this many pixels.
+const MIN_CHUNK: usize = 256;
+
+fn dims(x_shape: &[usize], w_shape: &[usize]) -> ConvDims {
+    assert_eq!(
+        x_shape.len(),
+        4,
+        "conv2d: input must be NCHW, got {x_shape:?}"
+    );
+    assert_eq!(
+        w_shape.len(),
+        4,
+        "conv2d: weight must be [K, C, kh, kw], got {w_shape:?}"
+    );
+    assert_eq!(
+        x_shape[1], w_shape[1],
+        "conv2d: input has {} channels, weight expects {}",
+        x_shape[1], w_shape[1]
+    );
+    assert!(
+        w_shape[2] % 2 == 1 && w_shape[3] % 2 == 1,
+        "conv2d: kernel sizes must be odd (same padding)"
+    );
+    ConvDims {
+        n: x_shape[0],
+        c: x_shape[1],
+        k: w_shape[0],
+        h: x_shape[2],
+        w: x_shape[3],
+        kh: w_shape[2],
+        kw: w_shape[3],
+    }
+}
+
+fn params(
+    d: &ConvDims,
+    splits: usize,
+    chunk: usize,
+    has_bias: bool,
+    scale: f64,
+    bias_scale: f64,
+) -> Vec<u32> {
+    let mut v: Vec<u32> = [d.n, d.c, d.k, d.h, d.w, d.kh, d.kw, splits, chunk]
+        .iter()
+        .map(|&x| x as u32)
+        .collect();
+    v.push(has_bias as u32);
+    v.push((scale as f32).to_bits());
+    v.push((bias_scale as f32).to_bits());
+    v
+}
+
+fn tiles(rows: usize, cols: usize) -> [u32; 2] {
+    [cols.div_ceil(64) as u32, rows.div_ceil(64) as u32]
+}
+
+/// MODE 0 or 1 on the GPU: output [N, M, H, W].
+fn gpu_pass(
+    mode: u32,
+    src: &GpuBuffer,
+    wt: &GpuBuffer,
+    bias: Option<&GpuBuffer>,
+    d: &ConvDims,
+    m: usize,
+    (scale, bias_scale): (f64, f64),
+) -> GpuBuffer {
+    let ctx = gpu::gpu();
+    let out = ctx.alloc((d.n * m * d.hw()) as u64 * 4);
+    let [gx, gy] = tiles(m, d.n * d.hw());
+    ctx.dispatch(
+        &Kernel::new("conv/implicit_gemm.wgsl").with("MODE", mode as f64),
+        &params(d, 1, 0, bias.is_some(), scale, bias_scale),
+        &[src, wt, bias.unwrap_or(wt), &out],
+        [gx, gy, 1],
+    );
+    out
+}
+
+/// How many chunks the weight gradient's pixel reduction is split into, and their size.
+pub fn weight_splits(d: &ConvDims) -> (usize, usize) {
+    let pixels = d.n * d.hw();
+    let [gx, gy] = tiles(d.k, d.c * d.taps());
+    let want = TARGET_GROUPS.div_ceil((gx * gy) as usize);
+    let max_by_size = pixels.div_ceil(MIN_CHUNK).max(1);
+    let splits = want.clamp(1, max_by_size);
+    let chunk = pixels.div_ceil(splits).div_ceil(16) * 16;
+    (pixels.div_ceil(chunk), chunk)
+}
+
+/// y = scale * conv(x, w) + bias_scale * b, with w [K, C, kh, kw] stored unscaled.
+pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale: f64) -> Tensor {
+    same_place("conv2d", &[x, w]);
+    let d = dims(x.shape(), w.shape());
+    if let Some(b) = b {
+        same_place("conv2d", &[x, b]);
+        assert_eq!(b.shape(), [d.k], "conv2d: bias must be [K]");
+    }
+    let storage = match x.storage() {
+        Storage::F32(v) => Storage::F32(Arc::new(cpu::forward(
+            v,
+            w.storage().f32s(),
+            b.map(|b| b.storage().f32s()),
+            d,
+            scale,
+            bias_scale,
+        ))),
+        Storage::F64(v) => Storage::F64(Arc::new(cpu::forward(
+            v,
+            w.storage().f64s(),
+            b.map(|b| b.storage().f64s()),
+            d,
+            scale,
+            bias_scale,
+        ))),
+        Storage::Gpu(buf) => Storage::Gpu(Arc::new(gpu_pass(
+            0,
+            buf,
+            w.storage().gpu_buffer(),
+            b.map(|b| &**b.storage().gpu_buffer()),
+            &d,
+            d.k,
+            (scale, bias_scale),
+        ))),
+    };
+    let op = Op::Conv2d {
+        x: x.clone(),
+        w: w.clone(),
+        b: b.cloned(),
+        scale,
+        bias_scale,
+    };
+    Tensor::from_op(storage, vec![d.n, d.k, d.h, d.w], op)
+}
+
+/// The input gradient of conv2d for output gradient g [N, K, H, W]: [N, C, H, W].
+pub fn conv2d_backward_data(g: &Tensor, w: &Tensor, scale: f64) -> Tensor {
+    same_place("conv2d_backward_data", &[g, w]);
+    let (n, h, wd) = (g.dim(0), g.dim(2), g.dim(3));
+    let d = dims(&[n, w.dim(1), h, wd], w.shape());
+    assert_eq!(
+        g.dim(1),
+        d.k,
+        "conv2d_backward_data: gradient has {} channels, weight {}",
+        g.dim(1),
+        d.k
+    );
+    let storage = match g.storage() {
+        Storage::F32(v) => Storage::F32(Arc::new(cpu::backward_data(
+            v,
+            w.storage().f32s(),
+            d,
+            scale,
+        ))),
+        Storage::F64(v) => Storage::F64(Arc::new(cpu::backward_data(
+            v,
+            w.storage().f64s(),
+            d,
+            scale,
+        ))),
+        Storage::Gpu(buf) => Storage::Gpu(Arc::new(gpu_pass(
+            1,
+            buf,
+            w.storage().gpu_buffer(),
+            None,
+            &d,
+            d.c,
+            (scale, 0.0),
+        ))),
+    };
+    let op = Op::Conv2dBackwardData {
+        g: g.clone(),
+        w: w.clone(),
+        scale,
+    };
+    Tensor::from_op(storage, vec![d.n, d.c, d.h, d.w], op)
+}
+
+/// The weight gradient of conv2d: [K, C, kh, kw] from input x and output gradient g.
+pub fn conv2d_backward_weight(x: &Tensor, g: &Tensor, kernel: [usize; 2], scale: f64) -> Tensor {
+    same_place("conv2d_backward_weight", &[x, g]);
+    let d = dims(x.shape(), &[g.dim(1), x.dim(1), kernel[0], kernel[1]]);
+    assert_eq!(
+        g.shape(),
+        [d.n, d.k, d.h, d.w],
+        "conv2d_backward_weight: gradient shape"
+    );
+    let storage = match x.storage() {
+        Storage::F32(v) => Storage::F32(Arc::new(cpu::backward_weight(
+            v,
+            g.storage().f32s(),
+            d,
+            scale,
+        ))),
+        Storage::F64(v) => Storage::F64(Arc::new(cpu::backward_weight(
+            v,
+            g.storage().f64s(),
+            d,
+            scale,
+        ))),
+        Storage::Gpu(buf) => {
+            let ctx = gpu::gpu();
+            let (splits, chunk) = weight_splits(&d);
+            let cols = d.c * d.taps();
+            let partial = ctx.alloc((d.k * cols * splits) as u64 * 4);
+            let [gx, gy] = tiles(d.k, cols);
+            ctx.dispatch(
+                &Kernel::new("conv/implicit_gemm.wgsl").with("MODE", 2.0),
+                &params(&d, splits, chunk, false, scale, 0.0),
+                &[buf, g.storage().gpu_buffer(), buf, &partial],
+                [gx, gy, splits as u32],
+            );
+            if splits == 1 {
+                Storage::Gpu(Arc::new(partial))
+            } else {
+                super::reduce::sum_rows_storage(
+                    &Storage::Gpu(Arc::new(partial)),
+                    d.k * cols,
+                    splits,
+                    1.0,
+                )
+            }
+        }
+    };
+    let op = Op::Conv2dBackwardWeight {
+        x: x.clone(),
+        g: g.clone(),
+        kernel,
+        scale,
+    };
+    Tensor::from_op(storage, vec![d.k, d.c, kernel[0], kernel[1]], op)
+}
+
+fn kernel_of(w: &Tensor) -> [usize; 2] {
+    [w.dim(2), w.dim(3)]
+}
+
+/// Gradients of conv2d for (x, w[, b]).
+pub fn backward(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    scale: f64,
+    bias_scale: f64,
+    g: &Tensor,
+) -> Vec<Option<Tensor>> {
+    let mut v = vec![
+        x.requires_grad().then(|| conv2d_backward_data(g, w, scale)),
+        w.requires_grad()
+            .then(|| conv2d_backward_weight(x, g, kernel_of(w), scale)),
+    ];
+    if let Some(b) = b {
+        v.push(
+            b.requires_grad()
+                .then(|| mul_scalar(&sum(g, &[0, 2, 3], false), bias_scale)),
+        );
+    }
+    v
+}
+
+/// Gradients of conv2d_backward_data for (g, w), given u = dL/d(dx).
+pub fn backward_data_backward(
+    g: &Tensor,
+    w: &Tensor,
+    scale: f64,
+    u: &Tensor,
+) -> Vec<Option<Tensor>> {
+    vec![
+        g.requires_grad().then(|| conv2d(u, w, None, scale, 0.0)),
+        w.requires_grad()
+            .then(|| conv2d_backward_weight(u, g, kernel_of(w), scale)),
+    ]
+}
+
+/// Gradients of conv2d_backward_weight for (x, g), given v = dL/d(dw).
+pub fn backward_weight_backward(
+    x: &Tensor,
+    g: &Tensor,
+    scale: f64,
+    v: &Tensor,
+) -> Vec<Option<Tensor>> {
+    vec![
+        x.requires_grad().then(|| conv2d_backward_data(g, v, scale)),
+        g.requires_grad().then(|| conv2d(x, v, None, scale, 0.0)),
+    ]
+}

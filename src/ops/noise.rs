@@ -1,0 +1,139 @@
+//! The StyleGAN layer epilogue, fused: noise injection, bias and leaky ReLU,
+//! y = lrelu(x + weight[c] * noise[n, 1, h, w] + bias_scale * bias[c]) * gain.
+//! Kernel `shaders/noise/forward.wgsl`, reference `cpu::noise`. The backward is written with
+//! differentiable ops. Noise maps come from the counter-based generator keyed by
+//! (seed, step, layer), so a run is reproducible and the CPU draws the same map.
+
+use std::sync::Arc;
+
+use super::{mul_scalar, rand_normal, reshape, same_place, sum, unary::unary, UnaryOp};
+use crate::autograd::Op;
+use crate::cpu::noise::{self as cpu, NoiseAct};
+use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::tensor::{Place, Storage, Tensor};
+
+/// A noise map [n, 1, h, w] for training step `step` and layer `layer`: Philox key `seed`,
+/// counter block (step, layer) so no two maps share numbers.
+pub fn noise_map(
+    n: usize,
+    h: usize,
+    w: usize,
+    seed: u64,
+    step: u64,
+    layer: u32,
+    place: Place,
+) -> Tensor {
+    let offset = ((step << 8) | layer as u64) << 32;
+    rand_normal(&[n, 1, h, w], seed, offset, 0.0, 1.0, place)
+}
+
+fn params(x: &Tensor, bias_scale: f64, slope: f64, gain: f64) -> NoiseAct {
+    NoiseAct {
+        n: x.dim(0),
+        c: x.dim(1),
+        hw: x.dim(2) * x.dim(3),
+        bias_scale,
+        slope,
+        gain,
+    }
+}
+
+/// The fused epilogue. `noise` is [N, 1, H, W]; `weight` and `bias` are [C].
+pub fn noise_bias_act(
+    x: &Tensor,
+    noise: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    bias_scale: f64,
+    slope: f64,
+    gain: f64,
+) -> Tensor {
+    same_place("noise_bias_act", &[x, noise, weight, bias]);
+    assert_eq!(x.rank(), 4, "noise_bias_act: x must be NCHW");
+    let p = params(x, bias_scale, slope, gain);
+    assert_eq!(
+        noise.shape(),
+        [p.n, 1, x.dim(2), x.dim(3)],
+        "noise map shape"
+    );
+    assert!(
+        weight.shape() == [p.c] && bias.shape() == [p.c],
+        "weight and bias must be [C]"
+    );
+    let storage = match x.storage() {
+        Storage::F32(v) => Storage::F32(Arc::new(cpu::forward(
+            v,
+            noise.storage().f32s(),
+            weight.storage().f32s(),
+            bias.storage().f32s(),
+            p,
+        ))),
+        Storage::F64(v) => Storage::F64(Arc::new(cpu::forward(
+            v,
+            noise.storage().f64s(),
+            weight.storage().f64s(),
+            bias.storage().f64s(),
+            p,
+        ))),
+        Storage::Gpu(buf) => {
+            let ctx = gpu::gpu();
+            let n = x.numel() as u64;
+            let out = ctx.alloc(n * 4);
+            let f = |v: f64| (v as f32).to_bits();
+            ctx.dispatch(
+                &Kernel::new("noise/forward.wgsl"),
+                &[
+                    p.n as u32,
+                    p.c as u32,
+                    p.hw as u32,
+                    f(bias_scale),
+                    f(slope),
+                    f(gain),
+                ],
+                &[
+                    buf,
+                    noise.storage().gpu_buffer(),
+                    weight.storage().gpu_buffer(),
+                    bias.storage().gpu_buffer(),
+                    &out,
+                ],
+                groups_1d(n),
+            );
+            Storage::Gpu(Arc::new(out))
+        }
+    };
+    let op = Op::NoiseBiasAct {
+        x: x.clone(),
+        noise: noise.clone(),
+        weight: weight.clone(),
+        bias: bias.clone(),
+        bias_scale,
+        slope,
+        gain,
+    };
+    Tensor::from_op(storage, x.shape().to_vec(), op)
+}
+
+/// Gradients for (x, noise, weight, bias). (The arguments mirror `Op::NoiseBiasAct`.)
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    x: &Tensor,
+    noise: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    bias_scale: f64,
+    slope: f64,
+    gain: f64,
+    g: &Tensor,
+) -> Vec<Option<Tensor>> {
+    let c = x.dim(1);
+    let col = |t: &Tensor| reshape(t, &[1, c, 1, 1]);
+    let pre = &(x + &(&col(weight) * noise)) + &mul_scalar(&col(bias), bias_scale);
+    let dpre = g * &unary(UnaryOp::LeakyReluDeriv { slope, gain }, &pre);
+    let dnoise = noise
+        .requires_grad()
+        .then(|| sum(&(&dpre * &col(weight)), &[1], true));
+    let dweight = sum(&(&dpre * noise), &[0, 2, 3], false);
+    let dbias = mul_scalar(&sum(&dpre, &[0, 2, 3], false), bias_scale);
+    vec![Some(dpre), dnoise, Some(dweight), Some(dbias)]
+}

@@ -1,0 +1,122 @@
+//! Fused Adam: one dispatch of `shaders/optim/adam.wgsl` updates a whole parameter group and
+//! both moments in place; reference `cpu::optim::adam`. Defaults are StyleGAN's
+//! (beta1 = 0, beta2 = 0.99, eps = 1e-8).
+
+use super::ParamGroup;
+use crate::cpu::optim::{self as cpu, AdamStep};
+use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::tensor::{Place, Tensor};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 0.001,
+            beta1: 0.0,
+            beta2: 0.99,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Adam state for one parameter group: both moments in the group's flat layout.
+pub struct Adam {
+    pub cfg: AdamConfig,
+    /// Steps taken (bias correction uses t + 1 for the next one).
+    pub t: u64,
+    m: Tensor,
+    v: Tensor,
+}
+
+impl Adam {
+    pub fn new(group: &ParamGroup, cfg: AdamConfig) -> Self {
+        let zeros = || group.gather(&vec![None; group.len()]);
+        Adam {
+            cfg,
+            t: 0,
+            m: zeros(),
+            v: zeros(),
+        }
+    }
+
+    /// The moments (flat layout), for checkpoints.
+    pub fn moments(&self) -> (&Tensor, &Tensor) {
+        (&self.m, &self.v)
+    }
+
+    /// Restore moments and step count from a checkpoint.
+    pub fn load(&mut self, t: u64, m: Vec<f32>, v: Vec<f32>) {
+        let place = self.m.place();
+        assert!(
+            m.len() == self.m.numel() && v.len() == self.v.numel(),
+            "Adam state size mismatch"
+        );
+        self.t = t;
+        self.m = Tensor::from_vec(m, &[self.m.numel()], place);
+        self.v = Tensor::from_vec(v, &[self.v.numel()], place);
+    }
+
+    /// One step with these gradients (one per parameter; None = zero gradient).
+    pub fn step(&mut self, group: &mut ParamGroup, grads: &[Option<Tensor>]) {
+        let flat_g = group.gather(grads);
+        self.step_flat(group, &flat_g);
+    }
+
+    /// One step with a gradient already in the group's flat layout.
+    pub fn step_flat(&mut self, group: &mut ParamGroup, g: &Tensor) {
+        self.t += 1;
+        let s = AdamStep {
+            lr: self.cfg.lr,
+            beta1: self.cfg.beta1,
+            beta2: self.cfg.beta2,
+            eps: self.cfg.eps,
+            t: self.t,
+        };
+        match group.place() {
+            Place::Gpu => {
+                let (bc1, bc2) = s.corrections();
+                let n = group.flat_len() as u64;
+                let f = |x: f64| (x as f32).to_bits();
+                let params = group.flat();
+                gpu::gpu().dispatch(
+                    &Kernel::new("optim/adam.wgsl"),
+                    &[
+                        n as u32,
+                        f(s.lr),
+                        f(s.beta1),
+                        f(s.beta2),
+                        f(s.eps),
+                        f(bc1),
+                        f(bc2),
+                        f(1.0 - s.beta1),
+                        f(1.0 - s.beta2),
+                    ],
+                    &[
+                        params.storage().gpu_buffer(),
+                        self.m.storage().gpu_buffer(),
+                        self.v.storage().gpu_buffer(),
+                        g.storage().gpu_buffer(),
+                    ],
+                    groups_1d(n),
+                );
+            }
+            _ => {
+                let mut p = group.flat().to_vec_f64();
+                let mut m = self.m.to_vec_f64();
+                let mut v = self.v.to_vec_f64();
+                cpu::adam(&mut p, &mut m, &mut v, &g.to_vec_f64(), s);
+                let place = group.place();
+                self.m = Tensor::from_vec_f64(m, &[p.len()], place);
+                self.v = Tensor::from_vec_f64(v, &[p.len()], place);
+                group.scatter(&p);
+            }
+        }
+    }
+}

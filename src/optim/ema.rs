@@ -1,0 +1,35 @@
+//! The generator's moving average: ema += (1 - beta) (p - ema) over a whole group, one
+//! dispatch of `shaders/optim/ema.wgsl`; reference `cpu::optim::ema`.
+
+use super::ParamGroup;
+use crate::cpu::optim as cpu;
+use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::tensor::Place;
+
+/// `ema` and `model` must share names and layout (`ParamGroup::duplicate`).
+pub fn ema_update(ema: &mut ParamGroup, model: &ParamGroup, beta: f64) {
+    assert_eq!(
+        ema.names(),
+        model.names(),
+        "EMA and model parameters differ"
+    );
+    match model.place() {
+        Place::Gpu => {
+            let n = ema.flat_len() as u64;
+            gpu::gpu().dispatch(
+                &Kernel::new("optim/ema.wgsl"),
+                &[n as u32, (beta as f32).to_bits()],
+                &[
+                    ema.flat().storage().gpu_buffer(),
+                    model.flat().storage().gpu_buffer(),
+                ],
+                groups_1d(n),
+            );
+        }
+        _ => {
+            let mut e = ema.flat().to_vec_f64();
+            cpu::ema(&mut e, &model.flat().to_vec_f64(), beta);
+            ema.scatter(&e);
+        }
+    }
+}
