@@ -159,3 +159,34 @@ fn parameters_are_independent_views_of_one_arena() {
     let want: f64 = before[4].iter().map(|&x| x as f64).sum();
     assert!((s - want).abs() < 1e-4, "{s} vs {want}");
 }
+
+/// A step whose guard (loss + squared gradient norm) is not finite leaves parameters and
+/// moments untouched, on the GPU without a readback.
+#[test]
+fn non_finite_step_is_skipped() {
+    use sgw::optim::adam::guard;
+    for place in [Place::Gpu, Place::Cpu64] {
+        let mut group = ParamGroup::new(named(place), place);
+        let mut adam = Adam::new(&group, AdamConfig::default());
+        let before = group.to_vecs();
+        let mut gs = grads(&group, 1);
+        let n = gs[2].as_ref().unwrap().numel();
+        let mut bad = vec![0.5f32; n];
+        bad[n / 2] = f32::NAN;
+        gs[2] = Some(Tensor::from_vec(bad, &[n], place));
+        let flat = group.gather(&gs);
+        let loss = Tensor::scalar(1.0, place);
+        adam.step_flat(&mut group, &flat, &guard(&loss, &flat));
+        assert_eq!(
+            group.to_vecs(),
+            before,
+            "{place:?}: weights changed by a NaN step"
+        );
+        assert!(adam.moments().0.to_vec().iter().all(|x| *x == 0.0));
+        // A finite step afterwards still works.
+        let gs = grads(&group, 2);
+        let flat = group.gather(&gs);
+        adam.step_flat(&mut group, &flat, &guard(&loss, &flat));
+        assert_ne!(group.to_vecs(), before);
+    }
+}

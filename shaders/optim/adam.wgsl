@@ -20,11 +20,19 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
+// guard[0]: the step's loss plus its squared gradient norm. Not finite (a NaN or infinity
+// anywhere upstream) means skip: the weights and moments stay as they were, and the host
+// needs no sync to decide.
+@group(0) @binding(5) var<storage, read> guard: array<f32>;
+
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
-    if (i >= p.n) {
+    if (i >= p.n || !is_finite(guard[0])) {
         return;
     }
     let gi = g[i];

@@ -66,11 +66,14 @@ impl Adam {
     /// One step with these gradients (one per parameter; None = zero gradient).
     pub fn step(&mut self, group: &mut ParamGroup, grads: &[Option<Tensor>]) {
         let flat_g = group.gather(grads);
-        self.step_flat(group, &flat_g);
+        let ok = Tensor::zeros(&[1], group.place());
+        self.step_flat(group, &flat_g, &ok);
     }
 
-    /// One step with a gradient already in the group's flat layout.
-    pub fn step_flat(&mut self, group: &mut ParamGroup, g: &Tensor) {
+    /// One step with a gradient already in the group's flat layout, applied only when the
+    /// one-element `guard` is finite (see [`guard`]); on the GPU the decision is made by the
+    /// kernel, so no readback is needed.
+    pub fn step_flat(&mut self, group: &mut ParamGroup, g: &Tensor, guard: &Tensor) {
         self.t += 1;
         let s = AdamStep {
             lr: self.cfg.lr,
@@ -103,10 +106,12 @@ impl Adam {
                         self.m.storage().gpu_buffer(),
                         self.v.storage().gpu_buffer(),
                         g.storage().gpu_buffer(),
+                        guard.storage().gpu_buffer(),
                     ],
                     groups_1d(n),
                 );
             }
+            _ if !guard.item().is_finite() => {}
             _ => {
                 let mut p = group.flat().to_vec_f64();
                 let mut m = self.m.to_vec_f64();
@@ -119,4 +124,10 @@ impl Adam {
             }
         }
     }
+}
+
+/// The guard of a step: loss + sum(g^2), finite exactly when the loss and every gradient are.
+pub fn guard(loss: &Tensor, flat_grad: &Tensor) -> Tensor {
+    use crate::ops::{reshape, square, sum_all};
+    reshape(&(&sum_all(&square(flat_grad)) + &reshape(loss, &[])), &[1])
 }
