@@ -7,11 +7,14 @@
 pub mod autograd;
 pub mod check;
 pub mod cpu;
+pub mod data;
 pub mod gpu;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod shape;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{backward, grad, grad_of, grad_with, no_grad};
 pub use tensor::{DType, Device, Place, Tensor};

@@ -28,6 +28,11 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Train StyleGAN: `train oasis` (the built-in phantom when no OASIS data is found),
+    /// `train mnist`, `train folder --data DIR`.
+    Train(sgw::train::run::TrainArgs),
+    /// Pictures from a checkpoint (grid, single images, interpolation, style mixing).
+    Generate(sgw::train::generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +45,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info => info(),
         Command::Gradcheck { filter } => gradcheck(filter.as_deref()),
+        Command::Train(a) => sgw::train::run::train(&a)
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Into::into),
+        Command::Generate(a) => sgw::train::generate::generate(&a)
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -151,7 +151,21 @@ impl GpuContext {
     }
 
     /// Record one dispatch: `params` go to binding 0 (uniform), `buffers` to bindings 1...
+    /// With profiling on (`SGW_PROFILE=1`, see [`profile`]) each dispatch runs alone and its
+    /// wall time is added to its kernel's total: slow, for finding where a step goes.
     pub fn dispatch(&self, kernel: &Kernel, params: &[u32], buffers: &[Binding], groups: [u32; 3]) {
+        if profile::enabled() {
+            self.sync();
+            let t = std::time::Instant::now();
+            self.record(kernel, params, buffers, groups);
+            self.sync();
+            profile::add(kernel, t.elapsed().as_secs_f64());
+            return;
+        }
+        self.record(kernel, params, buffers, groups);
+    }
+
+    fn record(&self, kernel: &Kernel, params: &[u32], buffers: &[Binding], groups: [u32; 3]) {
         let pipe = self.pipelines.get(&self.device, kernel);
         let mut b = self.batch.lock().unwrap();
         if b.slot == ARENA_SLOTS {
@@ -271,5 +285,41 @@ impl GpuContext {
     /// Number of compiled pipelines.
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()
+    }
+}
+
+/// Per-kernel wall time when `SGW_PROFILE` is set (each dispatch synchronised).
+pub mod profile {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use super::Kernel;
+
+    static TOTALS: Mutex<BTreeMap<String, (u64, f64)>> = Mutex::new(BTreeMap::new());
+
+    pub fn enabled() -> bool {
+        static ON: OnceLock<bool> = OnceLock::new();
+        *ON.get_or_init(|| std::env::var_os("SGW_PROFILE").is_some_and(|v| v != "0"))
+    }
+
+    pub(super) fn add(k: &Kernel, secs: f64) {
+        let mut name = k.path.to_string();
+        for (c, v) in &k.constants {
+            name += &format!(" {c}={v}");
+        }
+        let mut t = TOTALS.lock().unwrap();
+        let e = t.entry(name).or_default();
+        e.0 += 1;
+        e.1 += secs;
+    }
+
+    /// (kernel, dispatches, seconds), slowest first; resets the totals.
+    pub fn take() -> Vec<(String, u64, f64)> {
+        let mut v: Vec<_> = std::mem::take(&mut *TOTALS.lock().unwrap())
+            .into_iter()
+            .map(|(k, (n, s))| (k, n, s))
+            .collect();
+        v.sort_by(|a, b| b.2.total_cmp(&a.2));
+        v
     }
 }

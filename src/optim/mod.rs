@@ -170,6 +170,19 @@ impl ParamGroup {
         }
     }
 
+    /// The same parameters with no gradient recording (on the GPU: views of the same arena,
+    /// so later updates show through). For a network that is used but not trained in a pass.
+    pub fn frozen(&self) -> ParamGroup {
+        ParamGroup {
+            names: self.names.clone(),
+            params: self.params.iter().map(|p| p.detach()).collect(),
+            offsets: self.offsets.clone(),
+            len: self.len,
+            arena: self.arena.clone(),
+            place: self.place,
+        }
+    }
+
     /// A group with the same names and layout holding copies of these values (the EMA copy).
     pub fn duplicate(&self) -> ParamGroup {
         let named = self
@@ -181,9 +194,14 @@ impl ParamGroup {
         ParamGroup::new(named, self.place)
     }
 
-    /// Every parameter's values as f32 (one readback per parameter on the GPU).
+    /// Every parameter's values as f32 (one readback of the whole arena on the GPU).
     pub fn to_vecs(&self) -> Vec<Vec<f32>> {
-        self.params.iter().map(|p| p.to_vec()).collect()
+        let flat = self.flat().to_vec();
+        self.params
+            .iter()
+            .zip(&self.offsets)
+            .map(|(p, &o)| flat[o..o + p.numel()].to_vec())
+            .collect()
     }
 
     /// Copy every parameter to `place` (a new group).

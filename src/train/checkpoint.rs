@@ -1,0 +1,218 @@
+//! Checkpoints: one safetensors file holding everything a run needs to continue exactly.
+//!
+//! Tensor names (f32, row-major): `G/<param>`, `D/<param>`, `G_ema/<param>` with the parameter
+//! names of `nn` (for example `G/g.synthesis.8x8.0.conv.weight` [K, C, 3, 3], stored unscaled:
+//! multiply by sqrt(2 / fan_in) (gain 1 for toRGB and styles) at use, and mapping weights also by
+//! lr_mul 0.01); `opt_G/m`, `opt_G/v`, `opt_D/m`, `opt_D/v` (Adam moments in the group's flat
+//! layout, parameters in file order, each padded to a multiple of 64); `w_avg` [1, w_dim].
+//! Metadata (strings): `format`, `config` (the run's TOML), `images`, `step`, `phase`,
+//! `skipped_d`, `skipped_g`, `adam_g_t`, `adam_d_t`.
+//!
+//! Written atomically: to `<file>.tmp`, flushed to disk, then renamed over the old file.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+
+use super::config::TrainConfig;
+use super::trainer::{Progress, Trainer};
+use crate::optim::ParamGroup;
+use crate::tensor::{Place, Tensor};
+
+pub const FORMAT: &str = "sgw-stylegan1-v1";
+pub const FILE: &str = "checkpoint.safetensors";
+
+#[derive(Debug)]
+pub struct CheckpointError(pub String);
+
+impl std::fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for CheckpointError {}
+
+fn err(path: &Path, what: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError(format!("checkpoint {}: {what}", path.display()))
+}
+
+/// A checkpoint file, or the newest checkpoint in a run directory.
+pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
+    if path.is_dir() {
+        let f = path.join(FILE);
+        if f.is_file() {
+            return Ok(f);
+        }
+        return Err(err(
+            path,
+            format!("no {FILE} in this directory (is it a run directory?)"),
+        ));
+    }
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    Err(err(path, "no such file or directory"))
+}
+
+fn push_group(out: &mut Vec<(String, Vec<usize>, Vec<f32>)>, prefix: &str, g: &ParamGroup) {
+    for ((name, p), v) in g.names().iter().zip(g.params()).zip(g.to_vecs()) {
+        out.push((format!("{prefix}/{name}"), p.shape().to_vec(), v));
+    }
+}
+
+/// Save the whole training state.
+pub fn save(t: &Trainer, path: &Path) -> Result<(), CheckpointError> {
+    let mut tensors = Vec::new();
+    push_group(&mut tensors, "G", &t.gp);
+    push_group(&mut tensors, "D", &t.dp);
+    push_group(&mut tensors, "G_ema", &t.g_ema);
+    for (name, adam) in [("opt_G", &t.adam_g), ("opt_D", &t.adam_d)] {
+        let (m, v) = adam.moments();
+        tensors.push((format!("{name}/m"), m.shape().to_vec(), m.to_vec()));
+        tensors.push((format!("{name}/v"), v.shape().to_vec(), v.to_vec()));
+    }
+    tensors.push(("w_avg".into(), t.w_avg.shape().to_vec(), t.w_avg.to_vec()));
+    let p = &t.progress;
+    let meta: HashMap<String, String> = [
+        ("format", FORMAT.to_string()),
+        ("config", t.cfg.to_toml()),
+        ("images", p.images.to_string()),
+        ("step", p.step.to_string()),
+        ("phase", p.phase.to_string()),
+        ("skipped_d", p.skipped_d.to_string()),
+        ("skipped_g", p.skipped_g.to_string()),
+        ("adam_g_t", t.adam_g.t.to_string()),
+        ("adam_d_t", t.adam_d.t.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(n, s, v)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), bytemuck::cast_slice(v))
+                    .expect("sizes match"),
+            )
+        })
+        .collect();
+    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| err(path, e))?;
+    let tmp = path.with_extension("safetensors.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| err(path, format!("could not write: {e}")))
+}
+
+/// A loaded checkpoint: tensors by name and metadata.
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub config: TrainConfig,
+    pub meta: HashMap<String, String>,
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl Checkpoint {
+    pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
+        let path = resolve(path)?;
+        let bytes = fs::read(&path).map_err(|e| err(&path, e))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+            err(
+                &path,
+                format!("not a valid safetensors file (truncated or corrupt?): {e}"),
+            )
+        })?;
+        let (_, md) = SafeTensors::read_metadata(&bytes).map_err(|e| err(&path, e))?;
+        let meta = md.metadata().clone().unwrap_or_default();
+        if meta.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(err(&path, format!("not a {FORMAT} checkpoint")));
+        }
+        let config = TrainConfig::from_toml(meta.get("config").map_or("", |s| s))
+            .map_err(|e| err(&path, e))?;
+        let mut tensors = HashMap::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(err(&path, format!("tensor {name} is not f32")));
+            }
+            tensors.insert(
+                name,
+                (
+                    view.shape().to_vec(),
+                    bytemuck::pod_collect_to_vec(view.data()),
+                ),
+            );
+        }
+        Ok(Checkpoint {
+            path,
+            config,
+            meta,
+            tensors,
+        })
+    }
+
+    pub fn number(&self, key: &str) -> Result<u64, CheckpointError> {
+        self.meta
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| err(&self.path, format!("missing metadata {key}")))
+    }
+
+    fn take(&self, name: &str, shape: &[usize]) -> Result<&Vec<f32>, CheckpointError> {
+        let (s, v) = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| err(&self.path, format!("missing tensor {name}")))?;
+        if s != shape {
+            return Err(err(
+                &self.path,
+                format!("tensor {name} has shape {s:?}, the model expects {shape:?}"),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Overwrite a group's parameters with the tensors under `prefix`.
+    pub fn fill(&self, prefix: &str, g: &mut ParamGroup) -> Result<(), CheckpointError> {
+        for i in 0..g.len() {
+            let name = format!("{prefix}/{}", g.names()[i]);
+            let shape = g.get(i).shape().to_vec();
+            let v = self.take(&name, &shape)?.clone();
+            g.set(i, &Tensor::from_vec(v, &shape, Place::Cpu32));
+        }
+        Ok(())
+    }
+
+    /// A trainer at `place` in exactly the saved state.
+    pub fn trainer(&self, place: Place) -> Result<Trainer, CheckpointError> {
+        let mut t = Trainer::new(self.config.clone(), place);
+        self.fill("G", &mut t.gp)?;
+        self.fill("D", &mut t.dp)?;
+        self.fill("G_ema", &mut t.g_ema)?;
+        for (name, adam, t_key) in [
+            ("opt_G", &mut t.adam_g, "adam_g_t"),
+            ("opt_D", &mut t.adam_d, "adam_d_t"),
+        ] {
+            let n = adam.moments().0.numel();
+            let m = self.take(&format!("{name}/m"), &[n])?.clone();
+            let v = self.take(&format!("{name}/v"), &[n])?.clone();
+            adam.load(self.number(t_key)?, m, v);
+        }
+        let w = self.take("w_avg", &[1, self.config.model.w_dim])?.clone();
+        t.w_avg = Tensor::from_vec(w, &[1, self.config.model.w_dim], place);
+        t.progress = Progress {
+            images: self.number("images")?,
+            step: self.number("step")?,
+            phase: self.number("phase")? as usize,
+            skipped_d: self.number("skipped_d")?,
+            skipped_g: self.number("skipped_g")?,
+        };
+        Ok(t)
+    }
+}

@@ -1,0 +1,181 @@
+//! The run's configuration: everything that decides what is trained, saved as TOML in the run
+//! directory and inside every checkpoint, so `generate` and `--resume` need no size flags.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::nn::ModelConfig;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// WGAN-GP with drift (lambda 10, epsilon 0.001): the default of OASIS StyleGAN reports.
+    WganGp,
+    /// Non-saturating logistic with R1 (gamma 10): the official StyleGAN loss.
+    LogisticR1,
+}
+
+impl std::str::FromStr for Loss {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "wgan-gp" => Ok(Loss::WganGp),
+            "logistic-r1" => Ok(Loss::LogisticR1),
+            _ => Err(format!("unknown loss {s:?}: use wgan-gp or logistic-r1")),
+        }
+    }
+}
+
+/// Which dataset and where.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataConfig {
+    /// oasis, mnist, folder (phantom when OASIS is not found).
+    pub dataset: String,
+    pub path: Option<String>,
+    /// At most this many images (all when absent).
+    pub limit: Option<usize>,
+    pub mirror: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// "small" (software devices) or "full".
+    pub preset: String,
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    pub loss: Loss,
+    pub gp_lambda: f64,
+    pub drift_epsilon: f64,
+    pub r1_gamma: f64,
+    /// Images (thousands) per fade and per stable phase.
+    pub kimg_per_phase: f64,
+    /// Minibatch per resolution.
+    pub batch: BTreeMap<usize, usize>,
+    /// Learning rate per resolution (Adam, both networks).
+    pub lr: BTreeMap<usize, f64>,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub style_mixing_prob: f64,
+    pub ema_half_life_kimg: f64,
+    pub w_avg_beta: f64,
+    pub seed: u64,
+    /// Sample grid every this many kimg.
+    pub sample_every_kimg: f64,
+    pub checkpoint_every_kimg: f64,
+    /// Side of the n x n sample grid.
+    pub grid: usize,
+}
+
+impl TrainConfig {
+    /// StyleGAN's defaults for one GPU at 256x256 (OASIS slices are grayscale).
+    pub fn full() -> Self {
+        let batch = [
+            (4, 128),
+            (8, 128),
+            (16, 128),
+            (32, 64),
+            (64, 32),
+            (128, 16),
+            (256, 8),
+            (512, 4),
+            (1024, 4),
+        ];
+        let lr = [(128, 0.0015), (256, 0.002), (512, 0.003), (1024, 0.003)];
+        TrainConfig {
+            preset: "full".into(),
+            model: ModelConfig::default(),
+            data: DataConfig {
+                dataset: "oasis".into(),
+                path: None,
+                limit: None,
+                mirror: true,
+            },
+            loss: Loss::WganGp,
+            gp_lambda: 10.0,
+            drift_epsilon: 0.001,
+            r1_gamma: 10.0,
+            kimg_per_phase: 600.0,
+            batch: batch.into_iter().collect(),
+            lr: (2..=10).map(|k| (1usize << k, 0.001)).chain(lr).collect(),
+            beta1: 0.0,
+            beta2: 0.99,
+            style_mixing_prob: 0.9,
+            ema_half_life_kimg: 10.0,
+            w_avg_beta: 0.995,
+            seed: 1,
+            sample_every_kimg: 20.0,
+            checkpoint_every_kimg: 100.0,
+            grid: 6,
+        }
+    }
+
+    /// Small enough for a software (CPU) Vulkan device: up to 32x32, few channels.
+    pub fn small() -> Self {
+        let mut c = TrainConfig::full();
+        c.preset = "small".into();
+        c.model.z_dim = 64;
+        c.model.w_dim = 64;
+        c.model.fmap_base = 256;
+        c.model.fmap_max = 32;
+        c.model.max_res = 32;
+        c.batch = c.batch.keys().map(|&r| (r, 16)).collect();
+        c.kimg_per_phase = 2.0;
+        c.sample_every_kimg = 0.5;
+        c.checkpoint_every_kimg = 2.0;
+        c.ema_half_life_kimg = 0.5;
+        c.grid = 4;
+        c
+    }
+
+    pub fn batch_at(&self, res: usize) -> usize {
+        self.batch.get(&res).copied().unwrap_or(4)
+    }
+
+    pub fn lr_at(&self, res: usize) -> f64 {
+        self.lr.get(&res).copied().unwrap_or(0.001)
+    }
+
+    /// Override every resolution's batch.
+    pub fn set_batch(&mut self, b: usize) {
+        for v in self.batch.values_mut() {
+            *v = b;
+        }
+        for r in self.model.resolutions() {
+            self.batch.insert(r, b);
+        }
+    }
+
+    pub fn set_lr(&mut self, lr: f64) {
+        for r in self.model.resolutions() {
+            self.lr.insert(r, lr);
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        if self.kimg_per_phase.is_nan() || self.kimg_per_phase <= 0.0 {
+            return Err(format!(
+                "--kimg must be positive, got {}",
+                self.kimg_per_phase
+            ));
+        }
+        for r in self.model.resolutions() {
+            if self.batch_at(r) == 0 {
+                return Err(format!("batch size at {r}x{r} must be positive"));
+            }
+        }
+        if self.grid == 0 {
+            return Err("grid must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    pub fn from_toml(s: &str) -> Result<Self, String> {
+        toml::from_str(s).map_err(|e| format!("bad configuration: {e}"))
+    }
+}

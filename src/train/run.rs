@@ -1,0 +1,615 @@
+//! `train`: the loop around [`Trainer`]. Resolves the configuration (preset, TOML, flags),
+//! opens the dataset, then steps while a background loader prefetches batches; losses are
+//! read back in groups (no sync per step), samples, metrics and checkpoints are written at
+//! intervals and on Ctrl-C.
+
+use std::fs::{self, OpenOptions as FileOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::checkpoint::{self, Checkpoint};
+use super::config::{Loss, TrainConfig};
+use super::metrics::{pixel_variance, swd, Balance};
+use super::pictures;
+use super::trainer::{StepRecord, Trainer};
+use crate::data::{self, Dataset, Loader};
+use crate::nn::NoiseMode;
+use crate::ops;
+use crate::tensor::{Place, Tensor};
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TrainArgs {
+    /// oasis (the phantom when no OASIS folder is found), mnist, or folder.
+    pub dataset: String,
+    /// Dataset folder (OASIS: keras_png_slices_data or its parent; also SGW_OASIS_DIR).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run directory (default runs/<dataset>-<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue a run exactly from its directory or checkpoint file.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Final resolution (power of two).
+    #[arg(long)]
+    pub max_res: Option<usize>,
+    /// small (default on a software adapter) or full (default on a real GPU).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Minibatch at every resolution.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Thousands of images per fade and per stable phase (fractions allowed).
+    #[arg(long)]
+    pub kimg: Option<f64>,
+    /// wgan-gp (default) or logistic-r1.
+    #[arg(long)]
+    pub loss: Option<Loss>,
+    /// Adam learning rate at every resolution.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Sample grid every this many kimg.
+    #[arg(long)]
+    pub sample_every: Option<f64>,
+    /// Checkpoint every this many kimg.
+    #[arg(long)]
+    pub checkpoint_every: Option<f64>,
+    /// TOML with any configuration keys (as in a run's config.toml); flags win over it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Use at most this many dataset images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Train on the CPU reference backend instead of the GPU.
+    #[arg(long)]
+    pub cpu: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Checkpoint and stop after this many steps (as Ctrl-C would; for testing resume).
+    #[arg(long, hide = true)]
+    pub stop_after_steps: Option<u64>,
+}
+
+type Res<T> = Result<T, String>;
+
+/// Deep-merge `over` into `base` (tables merge, other values replace).
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Preset, then the TOML file, then flags.
+pub fn resolve_config(a: &TrainArgs, software: bool) -> Res<TrainConfig> {
+    let preset = a.preset.clone().unwrap_or_else(|| {
+        if software {
+            "small".into()
+        } else {
+            "full".into()
+        }
+    });
+    let mut cfg = match preset.as_str() {
+        "small" => TrainConfig::small(),
+        "full" => TrainConfig::full(),
+        p => return Err(format!("unknown preset {p:?}: use small or full")),
+    };
+    if let Some(path) = &a.config {
+        let text =
+            fs::read_to_string(path).map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let over: toml::Value =
+            toml::from_str(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let mut base = toml::Value::try_from(&cfg).map_err(|e| e.to_string())?;
+        merge(&mut base, over);
+        cfg = base
+            .try_into()
+            .map_err(|e| format!("--config {}: {e}", path.display()))?;
+    }
+    cfg.data.dataset = a.dataset.clone();
+    if let Some(d) = &a.data {
+        cfg.data.path = Some(d.display().to_string());
+    }
+    if a.dataset != "oasis" {
+        cfg.data.mirror = a.dataset == "folder";
+    }
+    if let Some(r) = a.max_res {
+        cfg.model.max_res = r;
+    }
+    if let Some(b) = a.batch {
+        cfg.set_batch(b);
+    }
+    if let Some(k) = a.kimg {
+        cfg.kimg_per_phase = k;
+    }
+    if let Some(l) = a.loss {
+        cfg.loss = l;
+    }
+    if let Some(lr) = a.lr {
+        cfg.set_lr(lr);
+    }
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    if let Some(s) = a.sample_every {
+        cfg.sample_every_kimg = s;
+    }
+    if let Some(c) = a.checkpoint_every {
+        cfg.checkpoint_every_kimg = c;
+    }
+    if a.limit.is_some() {
+        cfg.data.limit = a.limit;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// The dataset the configuration names, at the model's final resolution.
+pub fn open_dataset(cfg: &TrainConfig) -> Res<Dataset> {
+    let opts = data::OpenOptions {
+        data: cfg.data.path.as_ref().map(PathBuf::from),
+        resolution: cfg.model.max_res,
+        channels: if cfg.data.dataset == "folder" {
+            None
+        } else {
+            Some(1)
+        },
+        limit: cfg.data.limit,
+        phantom_count: 2048,
+    };
+    let ds = match cfg.data.dataset.as_str() {
+        "oasis" => data::open_oasis(&opts),
+        "mnist" => data::open_mnist(&opts),
+        "folder" => data::open_folder(&opts),
+        other => {
+            return Err(format!(
+                "unknown dataset {other:?}: use oasis, mnist or folder"
+            ))
+        }
+    };
+    ds.map_err(|e| e.to_string())
+}
+
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Append lines to a file in the run directory.
+fn append(path: &Path, header: &str, line: &str) -> Res<()> {
+    let new = !path.exists();
+    let mut f = FileOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if new {
+        writeln!(f, "{header}").map_err(|e| e.to_string())?;
+    }
+    writeln!(f, "{line}").map_err(|e| e.to_string())
+}
+
+struct Run {
+    dir: PathBuf,
+    t: Trainer,
+    ds: Arc<Dataset>,
+    fixed_z: Tensor,
+    balance: Balance,
+    pending: Vec<StepRecord>,
+    bar: ProgressBar,
+    last_d: f64,
+    last_g: f64,
+    started: Instant,
+    images_at_start: u64,
+}
+
+pub const LOSSES_HEADER: &str =
+    "step,images,kimg,res,phase,alpha,d_loss,g_loss,d_skipped,g_skipped";
+
+impl Run {
+    fn log(&self, line: &str) {
+        if self.bar.is_hidden() {
+            println!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+        let _ = append(&self.dir.join("log.txt"), "# training log", line);
+    }
+
+    /// Read the pending losses in one go and write them out.
+    fn flush(&mut self) -> Res<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let scalars: Vec<Tensor> = self
+            .pending
+            .iter()
+            .flat_map(|r| [&r.d_loss, &r.g_loss, &r.d_guard, &r.g_guard])
+            .map(|t| ops::reshape(t, &[1]))
+            .collect();
+        let vals = ops::concat(&scalars, 0).to_vec();
+        let path = self.dir.join("losses.csv");
+        let mut lines = String::new();
+        for (r, v) in self.pending.iter().zip(vals.chunks(4)) {
+            let (d, g) = (v[0] as f64, v[1] as f64);
+            let (ds, gs) = (!v[2].is_finite(), !v[3].is_finite());
+            self.t.progress.skipped_d += ds as u64;
+            self.t.progress.skipped_g += gs as u64;
+            self.balance.update(d, g);
+            self.last_d = d;
+            self.last_g = g;
+            let phase = if r.point.fade { "fade" } else { "stable" };
+            lines += &format!(
+                "{},{},{:.3},{},{phase},{:.4},{d:e},{g:e},{},{}\n",
+                r.step,
+                r.images,
+                r.images as f64 / 1000.0,
+                r.point.res,
+                r.point.alpha,
+                ds as u8,
+                gs as u8
+            );
+        }
+        self.pending.clear();
+        append(&path, LOSSES_HEADER, lines.trim_end())
+    }
+
+    fn message(&self) {
+        let Some(pt) = self.t.point() else { return };
+        let phase = self.t.schedule.phases[pt.phase];
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let ips = (self.t.progress.images - self.images_at_start) as f64 / secs;
+        self.bar.set_position(self.t.progress.images);
+        self.bar.set_message(format!(
+            "{r}x{r} {kind} a={a:.2} phase {p:.2}/{pl:.2} kimg | {ips:.1} img/s | D {d:.3} G {g:.3}",
+            r = pt.res,
+            kind = if pt.fade { "fade" } else { "stable" },
+            a = pt.alpha,
+            p = pt.into as f64 / 1000.0,
+            pl = phase.len as f64 / 1000.0,
+            d = self.last_d,
+            g = self.last_g,
+        ));
+    }
+
+    /// A grid from the fixed latents (G_ema), generator variance and SWD.
+    fn sample(&mut self, res: usize, alpha: f64) -> Res<()> {
+        let cfg = &self.t.cfg;
+        let c = cfg.model.channels;
+        let n = cfg.grid * cfg.grid;
+        let imgs = self
+            .t
+            .sample(
+                &self.fixed_z,
+                res,
+                alpha,
+                1.0,
+                NoiseMode::Const { seed: cfg.seed },
+            )
+            .to_vec();
+        let kimg = self.t.progress.images as f64 / 1000.0;
+        let dir = self.dir.join("samples");
+        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let grid = pictures::enlarge(&pictures::grid(&imgs, n, c, res, cfg.grid), 256);
+        pictures::save_png(&grid, &dir.join(format!("grid-{:09.3}kimg.png", kimg)))?;
+        // Health: 64 fresh samples against 64 dataset images.
+        let m = 64;
+        let z = self
+            .t
+            .latents(m, u64::MAX >> 8, self.t.progress.step & 0xff);
+        let fakes = self
+            .t
+            .sample(
+                &z,
+                res,
+                alpha,
+                1.0,
+                NoiseMode::Random {
+                    seed: cfg.seed,
+                    step: self.t.progress.step,
+                },
+            )
+            .to_vec();
+        let all = self.ds.at_resolution(res);
+        let pix = c * res * res;
+        let count = (all.len() / pix).min(512);
+        let reals: Vec<f32> = all[..count * pix]
+            .iter()
+            .map(|&v| v as f32 / 127.5 - 1.0)
+            .collect();
+        let frac = pixel_variance(&fakes, m, pix) / pixel_variance(&reals, count, pix).max(1e-12);
+        let take = m.min(count);
+        let s = swd(&reals[..take * pix], take, &fakes, m, c, res, cfg.seed);
+        let swd_s = s
+            .iter()
+            .map(|v| format!("{v:.2}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        append(
+            &self.dir.join("metrics.csv"),
+            "kimg,res,alpha,generator_variance,adversarial_balance,avg_d_loss,avg_g_loss,swd_per_level",
+            &format!("{kimg:.3},{res},{alpha:.4},{frac:.4},{:.4},{:.4},{:.4},{swd_s}", self.balance.balance(), self.balance.d.unwrap_or(f64::NAN), self.balance.g.unwrap_or(f64::NAN)),
+        )?;
+        self.log(&format!(
+            "kimg {kimg:.2} {res}x{res}: generator variance {:.0}% of the data's, adversarial balance {:.3}, SWD x1e3 [{swd_s}]",
+            100.0 * frac,
+            self.balance.balance()
+        ));
+        if frac < 0.2 && kimg > 0.0 {
+            self.log("warning: generator variance below 20% of the data's: likely mode collapse");
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Res<()> {
+        self.flush()?;
+        checkpoint::save(&self.t, &self.dir.join(checkpoint::FILE)).map_err(|e| e.to_string())
+    }
+
+    /// The GIF of all grids so far and the loss plot, from the files (so they survive resumes).
+    fn finish_pictures(&self) -> Res<()> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.join("samples"))
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        files.sort();
+        let frames: Vec<_> = files
+            .iter()
+            .filter_map(|p| image::open(p).ok().map(|i| i.to_rgb8()))
+            .collect();
+        if !frames.is_empty() {
+            pictures::gif(&frames, &self.dir.join("progress.gif"))?;
+        }
+        plot_losses(&self.dir)
+    }
+}
+
+/// losses.png from losses.csv.
+pub fn plot_losses(dir: &Path) -> Res<()> {
+    let text = fs::read_to_string(dir.join("losses.csv")).map_err(|e| e.to_string())?;
+    let (mut k, mut g, mut d, mut changes) = (vec![], vec![], vec![], vec![]);
+    let mut last_res = 0;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 8 {
+            continue;
+        }
+        let kimg: f64 = f[2].parse().unwrap_or(0.0);
+        let res: usize = f[3].parse().unwrap_or(0);
+        if res != last_res {
+            changes.push((kimg, res));
+            last_res = res;
+        }
+        k.push(kimg);
+        d.push(f[6].parse().unwrap_or(f64::NAN));
+        g.push(f[7].parse().unwrap_or(f64::NAN));
+    }
+    pictures::save_png(
+        &pictures::loss_plot(&k, &g, &d, &changes),
+        &dir.join("losses.png"),
+    )
+}
+
+/// The `train` subcommand.
+pub fn train(a: &TrainArgs) -> Res<()> {
+    let place = if a.cpu { Place::Cpu32 } else { Place::Gpu };
+    let software = if a.cpu {
+        true
+    } else {
+        let ctx = crate::gpu::try_gpu().map_err(|e| e.to_string())?;
+        println!(
+            "adapter: {} ({:?}, {:?})",
+            ctx.info.name, ctx.info.backend, ctx.info.device_type
+        );
+        ctx.is_software()
+    };
+    let (t, dir) = match &a.resume {
+        Some(p) => {
+            let ck = Checkpoint::load(p).map_err(|e| e.to_string())?;
+            let dir = a.out.clone().unwrap_or_else(|| {
+                ck.path
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            });
+            println!(
+                "resuming {} at {:.3} kimg",
+                ck.path.display(),
+                ck.number("images").unwrap_or(0) as f64 / 1000.0
+            );
+            (ck.trainer(place).map_err(|e| e.to_string())?, dir)
+        }
+        None => {
+            let cfg = resolve_config(a, software)?;
+            if a.preset.is_none() && software {
+                println!("software adapter: using the small preset (up to {0}x{0}, at most {1} channels); --preset full asks for the whole model", cfg.model.max_res, cfg.model.fmap_max);
+            }
+            let dir = a.out.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("runs/{}-{}", cfg.data.dataset, timestamp()))
+            });
+            (Trainer::new(cfg, place), dir)
+        }
+    };
+    let ds = open_dataset(&t.cfg)?;
+    if ds.source == data::Source::Phantom {
+        println!("{}", ds.description);
+    } else {
+        println!("dataset: {}", ds.description);
+    }
+    if !ds.skipped.is_empty() {
+        let (p, why) = &ds.skipped[0];
+        println!(
+            "skipped {} files (first: {}: {why})",
+            ds.skipped.len(),
+            p.display()
+        );
+    }
+    if ds.channels != t.cfg.model.channels {
+        return Err(format!(
+            "the dataset has {} channels but the model {}",
+            ds.channels, t.cfg.model.channels
+        ));
+    }
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fs::write(dir.join("config.toml"), t.cfg.to_toml()).map_err(|e| e.to_string())?;
+    println!("run directory: {}", dir.display());
+    run_loop(a, t, Arc::new(ds), dir)
+}
+
+fn run_loop(a: &TrainArgs, t: Trainer, ds: Arc<Dataset>, dir: PathBuf) -> Res<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Only the first handler registration in a process succeeds; tests run several loops.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let cfg = t.cfg.clone();
+    let total = t.schedule.total();
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} img ETA {eta} {msg}").unwrap(),
+    );
+    let fixed_z = ops::rand_normal(
+        &[cfg.grid * cfg.grid, cfg.model.z_dim],
+        cfg.seed ^ 0xf1_7ed,
+        0,
+        0.0,
+        1.0,
+        t.place,
+    );
+    let images_at_start = t.progress.images;
+    let mut run = Run {
+        dir,
+        t,
+        ds,
+        fixed_z,
+        balance: Balance::new(0.99),
+        pending: Vec::new(),
+        bar,
+        last_d: f64::NAN,
+        last_g: f64::NAN,
+        started: Instant::now(),
+        images_at_start,
+    };
+    let every = |kimg: f64| ((kimg * 1000.0).round() as u64).max(1);
+    let (sample_every, ckpt_every) = (
+        every(cfg.sample_every_kimg),
+        every(cfg.checkpoint_every_kimg),
+    );
+    let mut loader: Option<(usize, usize, Loader)> = None;
+    let mut last_flush = Instant::now();
+    let mut steps_here = 0u64;
+    if run.t.progress.images == 0 {
+        run.sample(cfg.model.start_res, 1.0)?;
+    }
+    while let Some(pt) = run.t.point() {
+        if stop.load(Ordering::SeqCst) || a.stop_after_steps.is_some_and(|s| steps_here >= s) {
+            run.checkpoint()?;
+            run.log(&format!(
+                "stopped at {:.3} kimg; checkpoint written; continue with --resume {}",
+                run.t.progress.images as f64 / 1000.0,
+                run.dir.display()
+            ));
+            run.bar.abandon();
+            return Ok(());
+        }
+        let b = cfg.batch_at(pt.res);
+        if loader
+            .as_ref()
+            .is_none_or(|(r, bb, _)| *r != pt.res || *bb != b)
+        {
+            loader = Some((
+                pt.res,
+                b,
+                Loader::new(
+                    run.ds.clone(),
+                    pt.res,
+                    b,
+                    cfg.seed,
+                    cfg.data.mirror,
+                    run.t.progress.step,
+                ),
+            ));
+        }
+        let batch = loader.as_mut().unwrap().2.next_batch();
+        let reals = Tensor::from_vec(
+            batch.data,
+            &[batch.n, batch.channels, batch.res, batch.res],
+            run.t.place,
+        );
+        let before = run.t.progress.images;
+        let rec = run.t.step(&reals).expect("point() said training continues");
+        run.pending.push(rec);
+        steps_here += 1;
+        let after = run.t.progress.images;
+        if last_flush.elapsed() > Duration::from_secs(1) || run.pending.len() >= 64 {
+            run.flush()?;
+            run.message();
+            last_flush = Instant::now();
+        }
+        if after / sample_every != before / sample_every {
+            run.flush()?;
+            run.sample(pt.res, pt.alpha)?;
+        }
+        if after / ckpt_every != before / ckpt_every {
+            run.checkpoint()?;
+        }
+    }
+    run.flush()?;
+    run.message();
+    run.bar.finish();
+    let last = run.t.schedule.phases.last().copied();
+    if let Some(p) = last {
+        run.sample(p.res, 1.0)?;
+    }
+    run.checkpoint()?;
+    run.finish_pictures()?;
+    let p = &run.t.progress;
+    run.log(&format!(
+        "done: {:.3} kimg in {:.1} s, {} D and {} G steps skipped as non-finite; see {}",
+        p.images as f64 / 1000.0,
+        run.started.elapsed().as_secs_f64(),
+        p.skipped_d,
+        p.skipped_g,
+        run.dir.display()
+    ));
+    Ok(())
+}

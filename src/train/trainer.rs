@@ -1,0 +1,298 @@
+//! One training step: the D step (with its penalty), the G step, Adam on both, the EMA of G
+//! and the running average of w. Every random draw is keyed by (seed, step), so a resumed
+//! run repeats the same numbers.
+
+use crate::autograd::{grad, no_grad};
+use crate::nn::{lerp, Discriminator, Generator, NoiseMode, Styles};
+use crate::ops::{self, rand_normal, rand_uniform};
+use crate::optim::{adam::guard, ema_update, Adam, AdamConfig, ParamGroup};
+use crate::tensor::{Place, Tensor};
+
+use super::config::{Loss, TrainConfig};
+use super::loss::{self, Critic};
+use super::schedule::{Point, Schedule};
+
+/// Philox keys of the two streams (latents, noise maps) so they never share numbers.
+const LATENT_KEY: u64 = 0x5eed_1a7e_0000_0001;
+const NOISE_KEY: u64 = 0x5eed_0015_e000_0002;
+
+/// Counters that make up the training state besides the weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub images: u64,
+    pub step: u64,
+    /// Phase whose optimiser state is current (Adam is reset when a new resolution fades in).
+    pub phase: usize,
+    pub skipped_d: u64,
+    pub skipped_g: u64,
+}
+
+/// The losses of one step, still on the device (read in batches by the loop).
+pub struct StepRecord {
+    pub step: u64,
+    pub images: u64,
+    pub point: Point,
+    pub d_loss: Tensor,
+    pub g_loss: Tensor,
+    pub d_guard: Tensor,
+    pub g_guard: Tensor,
+}
+
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub place: Place,
+    pub g: Generator,
+    pub gp: ParamGroup,
+    pub g_ema: ParamGroup,
+    pub d: Discriminator,
+    pub dp: ParamGroup,
+    pub adam_g: Adam,
+    pub adam_d: Adam,
+    /// Running average of w [1, w_dim] (the truncation trick's centre).
+    pub w_avg: Tensor,
+    pub progress: Progress,
+    pub schedule: Schedule,
+}
+
+/// splitmix64: host-side random decisions keyed by (seed, step, purpose).
+pub fn hash(seed: u64, step: u64, purpose: u64) -> u64 {
+    let mut z = seed
+        ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ purpose.wrapping_mul(0xd1b5_4a32_d192_ed03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Trainer {
+    pub fn new(cfg: TrainConfig, place: Place) -> Trainer {
+        let (g, gp) = Generator::build(&cfg.model, cfg.seed, place);
+        let (d, dp) = Discriminator::build(&cfg.model, cfg.seed.wrapping_add(1), place);
+        let g_ema = gp.duplicate();
+        let adam = |lr| AdamConfig {
+            lr,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: 1e-8,
+        };
+        let lr0 = cfg.lr_at(cfg.model.start_res);
+        let adam_g = Adam::new(&gp, adam(lr0));
+        let adam_d = Adam::new(&dp, adam(lr0));
+        let w_avg = Tensor::zeros(&[1, cfg.model.w_dim], place);
+        let schedule = Schedule::new(&cfg);
+        Trainer {
+            cfg,
+            place,
+            g,
+            gp,
+            g_ema,
+            d,
+            dp,
+            adam_g,
+            adam_d,
+            w_avg,
+            progress: Progress::default(),
+            schedule,
+        }
+    }
+
+    /// Where training stands; None when finished.
+    pub fn point(&self) -> Option<Point> {
+        self.schedule.at(self.progress.images)
+    }
+
+    pub fn batch(&self) -> usize {
+        self.point().map_or(1, |p| self.cfg.batch_at(p.res))
+    }
+
+    /// Latents [B, z_dim] for (step, purpose).
+    pub fn latents(&self, n: usize, step: u64, purpose: u64) -> Tensor {
+        rand_normal(
+            &[n, self.cfg.model.z_dim],
+            self.cfg.seed ^ LATENT_KEY,
+            (step << 32) | (purpose << 28),
+            0.0,
+            1.0,
+            self.place,
+        )
+    }
+
+    /// Styles for a training batch, with style mixing (one crossover for the batch, as the
+    /// official code draws it), and the first w (for the running average).
+    fn styles(
+        &self,
+        p: &ParamGroup,
+        n: usize,
+        step: u64,
+        purpose: u64,
+        res: usize,
+    ) -> (Styles, Tensor) {
+        let w = self.g.mapping(p, &self.latents(n, step, purpose));
+        let layers = self.g.layers_at(res);
+        let styles = if layers > 1
+            && unit(hash(self.cfg.seed, step, purpose)) < self.cfg.style_mixing_prob
+        {
+            let w2 = self.g.mapping(p, &self.latents(n, step, purpose + 1));
+            let cross = 1 + (hash(self.cfg.seed, step, purpose + 1) % (layers as u64 - 1)) as usize;
+            self.g.mix_styles(&w, &w2, cross)
+        } else {
+            self.g.broadcast_styles(&w)
+        };
+        (styles, w)
+    }
+
+    fn noise(&self, step: u64, pass: u64) -> NoiseMode {
+        NoiseMode::Random {
+            seed: self.cfg.seed ^ NOISE_KEY,
+            step: 2 * step + pass,
+        }
+    }
+
+    /// Real images blended like the output during a fade: lerp(up(down(x)), x, alpha).
+    pub fn fade_reals(&self, reals: &Tensor, pt: &Point) -> Tensor {
+        if pt.fade && pt.alpha < 1.0 {
+            lerp(&ops::upsample2x(&ops::downsample2x(reals)), reals, pt.alpha)
+        } else {
+            reals.clone()
+        }
+    }
+
+    /// The D loss and D's gradients for this step.
+    pub fn d_pass(&self, reals: &Tensor, pt: &Point) -> (Tensor, Vec<Tensor>) {
+        let step = self.progress.step;
+        let n = reals.dim(0);
+        let gp = self.gp.frozen();
+        let fake = no_grad(|| {
+            let (s, _) = self.styles(&gp, n, step, 0, pt.res);
+            self.g
+                .synthesis(&gp, &s, pt.res, pt.alpha, self.noise(step, 0))
+        });
+        let critic = Critic {
+            net: &self.d,
+            params: &self.dp,
+            res: pt.res,
+            alpha: pt.alpha,
+        };
+        let reals = self.fade_reals(reals, pt);
+        let loss = match self.cfg.loss {
+            Loss::WganGp => {
+                let u = rand_uniform(
+                    &[n, 1, 1, 1],
+                    self.cfg.seed ^ LATENT_KEY,
+                    (step << 32) | (2 << 28),
+                    0.0,
+                    1.0,
+                    self.place,
+                );
+                loss::d_wgan_gp(
+                    &critic,
+                    &reals,
+                    &fake,
+                    &u,
+                    self.cfg.gp_lambda,
+                    self.cfg.drift_epsilon,
+                )
+            }
+            Loss::LogisticR1 => loss::d_logistic_r1(&critic, &reals, &fake, self.cfg.r1_gamma),
+        };
+        let grads = grad(std::slice::from_ref(&loss), self.dp.params(), false);
+        (loss.detach(), grads)
+    }
+
+    /// The G loss and G's gradients for this step (D frozen).
+    pub fn g_pass(&self, n: usize, pt: &Point) -> (Tensor, Vec<Tensor>, Tensor) {
+        let step = self.progress.step;
+        let dp = self.dp.frozen();
+        let (styles, w) = self.styles(&self.gp, n, step, 3, pt.res);
+        let fake = self
+            .g
+            .synthesis(&self.gp, &styles, pt.res, pt.alpha, self.noise(step, 1));
+        let critic = Critic {
+            net: &self.d,
+            params: &dp,
+            res: pt.res,
+            alpha: pt.alpha,
+        };
+        let loss = match self.cfg.loss {
+            Loss::WganGp => loss::g_wgan(&critic, &fake),
+            Loss::LogisticR1 => loss::g_logistic(&critic, &fake),
+        };
+        let grads = grad(std::slice::from_ref(&loss), self.gp.params(), false);
+        (loss.detach(), grads, w.detach())
+    }
+
+    /// One full step on a batch of real images at the current resolution, in [-1, 1].
+    /// Returns None when training is finished.
+    pub fn step(&mut self, reals: &Tensor) -> Option<StepRecord> {
+        let pt = self.point()?;
+        if pt.phase != self.progress.phase {
+            self.enter_phase(pt.phase);
+        }
+        let n = reals.dim(0);
+        assert_eq!(
+            reals.shape()[1..],
+            [self.cfg.model.channels, pt.res, pt.res],
+            "real batch shape"
+        );
+        let lr = self.cfg.lr_at(pt.res);
+        self.adam_d.cfg.lr = lr;
+        self.adam_g.cfg.lr = lr;
+
+        let (d_loss, d_grads) = self.d_pass(reals, &pt);
+        let flat = self
+            .dp
+            .gather(&d_grads.into_iter().map(Some).collect::<Vec<_>>());
+        let d_guard = guard(&d_loss, &flat);
+        self.adam_d.step_flat(&mut self.dp, &flat, &d_guard);
+
+        let (g_loss, g_grads, w) = self.g_pass(n, &pt);
+        let flat = self
+            .gp
+            .gather(&g_grads.into_iter().map(Some).collect::<Vec<_>>());
+        let g_guard = guard(&g_loss, &flat);
+        self.adam_g.step_flat(&mut self.gp, &flat, &g_guard);
+
+        let beta = 0.5f64.powf(n as f64 / (self.cfg.ema_half_life_kimg * 1000.0).max(1e-9));
+        ema_update(&mut self.g_ema, &self.gp, beta);
+        let batch_mean = ops::mean(&w, &[0], true);
+        self.w_avg = lerp(&batch_mean, &self.w_avg, self.cfg.w_avg_beta).detach();
+
+        let rec = StepRecord {
+            step: self.progress.step,
+            images: self.progress.images,
+            point: pt,
+            d_loss,
+            g_loss,
+            d_guard,
+            g_guard,
+        };
+        self.progress.step += 1;
+        self.progress.images += n as u64;
+        Some(rec)
+    }
+
+    /// A new resolution fades in: fresh optimiser moments, as the official code does.
+    fn enter_phase(&mut self, phase: usize) {
+        let new_res = self.schedule.phases[phase].res;
+        let old_res = self.schedule.phases[self.progress.phase].res;
+        if new_res != old_res {
+            self.adam_g = Adam::new(&self.gp, self.adam_g.cfg);
+            self.adam_d = Adam::new(&self.dp, self.adam_d.cfg);
+        }
+        self.progress.phase = phase;
+    }
+
+    /// Images from G_ema for given latents (truncation psi with cutoff, noise mode).
+    pub fn sample(&self, z: &Tensor, res: usize, alpha: f64, psi: f64, noise: NoiseMode) -> Tensor {
+        no_grad(|| {
+            let w = self.g.mapping(&self.g_ema, z);
+            let styles = self.g.broadcast_styles(&w);
+            let styles = self.g.truncate(&styles, &self.w_avg, psi, 8);
+            self.g.synthesis(&self.g_ema, &styles, res, alpha, noise)
+        })
+    }
+}
