@@ -58,6 +58,16 @@ pub struct Dataset {
     cache: Mutex<HashMap<usize, Arc<Vec<u8>>>>,
 }
 
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Dataset({}: {} x {}ch {}x{})",
+            self.name, self.len, self.channels, self.resolution, self.resolution
+        )
+    }
+}
+
 impl Dataset {
     pub(crate) fn new(
         name: &str,

@@ -51,8 +51,10 @@ pub struct TrainConfig {
     /// Images (thousands) per fade and per stable phase.
     pub kimg_per_phase: f64,
     /// Minibatch per resolution.
+    #[serde(with = "res_map")]
     pub batch: BTreeMap<usize, usize>,
     /// Learning rate per resolution (Adam, both networks).
+    #[serde(with = "res_map")]
     pub lr: BTreeMap<usize, f64>,
     pub beta1: f64,
     pub beta2: f64,
@@ -177,5 +179,53 @@ impl TrainConfig {
 
     pub fn from_toml(s: &str) -> Result<Self, String> {
         toml::from_str(s).map_err(|e| format!("bad configuration: {e}"))
+    }
+}
+
+/// TOML tables need string keys: resolutions are written as "4", "8", ...
+mod res_map {
+    use std::collections::BTreeMap;
+
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<V: Serialize, S: Serializer>(
+        m: &BTreeMap<usize, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut keys: Vec<_> = m.iter().collect();
+        keys.sort_by_key(|(k, _)| **k);
+        let as_str: indexmap_free::Ordered<V> =
+            indexmap_free::Ordered(keys.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        as_str.serialize(s)
+    }
+
+    pub fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<usize, V>, D::Error> {
+        let m = BTreeMap::<String, V>::deserialize(d)?;
+        m.into_iter()
+            .map(|(k, v)| {
+                k.parse()
+                    .map(|k| (k, v))
+                    .map_err(|_| D::Error::custom(format!("resolution key {k:?} is not a number")))
+            })
+            .collect()
+    }
+
+    /// Keys in numeric order (a BTreeMap<String, _> would put "16" before "4").
+    mod indexmap_free {
+        use serde::ser::{Serialize, SerializeMap, Serializer};
+
+        pub struct Ordered<'a, V>(pub Vec<(String, &'a V)>);
+
+        impl<V: Serialize> Serialize for Ordered<'_, V> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in &self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
     }
 }
