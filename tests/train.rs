@@ -134,50 +134,32 @@ fn tiny_training_writes_everything_and_resumes_exactly() {
     }
 }
 
+/// `generate` on the CPU with default flags.
+fn generate_cpu(ckpt: PathBuf) -> Result<(), String> {
+    generate(&GenerateArgs {
+        ckpt,
+        grid: 2,
+        seed: 1,
+        truncation: 1.0,
+        cutoff: 8,
+        out: None,
+        latents: None,
+        noise: "random".into(),
+        cpu: true,
+    })
+}
+
 #[test]
 fn broken_checkpoints_are_clear_errors() {
     let root = dir("ckpt");
-    let e = generate(&GenerateArgs {
-        ckpt: root.join("missing"),
-        grid: 2,
-        seed: 1,
-        truncation: 1.0,
-        cutoff: 8,
-        out: None,
-        latents: None,
-        noise: "random".into(),
-        cpu: true,
-    })
-    .unwrap_err();
+    let e = generate_cpu(root.join("missing")).unwrap_err();
     assert!(e.contains("missing"), "{e}");
     // A run directory without a checkpoint.
-    let e = generate(&GenerateArgs {
-        ckpt: root.clone(),
-        grid: 2,
-        seed: 1,
-        truncation: 1.0,
-        cutoff: 8,
-        out: None,
-        latents: None,
-        noise: "random".into(),
-        cpu: true,
-    })
-    .unwrap_err();
+    let e = generate_cpu(root.clone()).unwrap_err();
     assert!(e.contains("checkpoint.safetensors"), "{e}");
     // A truncated file.
     let f = root.join("checkpoint.safetensors");
     fs::write(&f, b"\x40\x00\x00\x00\x00\x00\x00\x00{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}").unwrap();
-    let e = generate(&GenerateArgs {
-        ckpt: f,
-        grid: 2,
-        seed: 1,
-        truncation: 1.0,
-        cutoff: 8,
-        out: None,
-        latents: None,
-        noise: "random".into(),
-        cpu: true,
-    })
-    .unwrap_err();
+    let e = generate_cpu(f).unwrap_err();
     assert!(e.contains("truncated or corrupt"), "{e}");
 }
