@@ -68,8 +68,25 @@ fn params(
     v
 }
 
-fn tiles(rows: usize, cols: usize) -> [u32; 2] {
-    [cols.div_ceil(64) as u32, rows.div_ceil(64) as u32]
+/// Rows of the kernel's output tile (its ROWS override) for a GEMM with `rows` rows.
+pub fn tile_rows(rows: usize) -> usize {
+    match rows {
+        0..=16 => 16,
+        17..=32 => 32,
+        _ => 64,
+    }
+}
+
+/// The kernel for `mode` and `d`'s kernel size, its tile sized for a GEMM with `rows` rows,
+/// and its workgroup grid (x, y).
+fn gemm(mode: u32, d: &ConvDims, rows: usize, cols: usize) -> (Kernel, [u32; 2]) {
+    let tr = tile_rows(rows);
+    let kernel = Kernel::new("conv/implicit_gemm.wgsl")
+        .with("MODE", mode as f64)
+        .with("ROWS", tr as f64)
+        .with("KH", d.kh as f64)
+        .with("KW", d.kw as f64);
+    (kernel, [cols.div_ceil(64) as u32, rows.div_ceil(tr) as u32])
 }
 
 /// MODE 0 or 1 on the GPU: output [N, M, H, W].
@@ -84,9 +101,9 @@ fn gpu_pass(
 ) -> GpuBuffer {
     let ctx = gpu::gpu();
     let out = ctx.alloc((d.n * m * d.hw()) as u64 * 4);
-    let [gx, gy] = tiles(m, d.n * d.hw());
+    let (kernel, [gx, gy]) = gemm(mode, d, m, d.n * d.hw());
     ctx.dispatch(
-        &Kernel::new("conv/implicit_gemm.wgsl").with("MODE", mode as f64),
+        &kernel,
         &params(d, 1, 0, bias.is_some(), scale, bias_scale),
         &[src, wt, bias.unwrap_or(wt), &out],
         [gx, gy, 1],
@@ -97,8 +114,9 @@ fn gpu_pass(
 /// How many chunks the weight gradient's pixel reduction is split into, and their size.
 pub fn weight_splits(d: &ConvDims) -> (usize, usize) {
     let pixels = d.n * d.hw();
-    let [gx, gy] = tiles(d.k, d.c * d.taps());
-    let want = TARGET_GROUPS.div_ceil((gx * gy) as usize);
+    let gx = (d.c * d.taps()).div_ceil(64);
+    let gy = d.k.div_ceil(tile_rows(d.k));
+    let want = TARGET_GROUPS.div_ceil(gx * gy);
     let max_by_size = pixels.div_ceil(MIN_CHUNK).max(1);
     let splits = want.clamp(1, max_by_size);
     let chunk = pixels.div_ceil(splits).div_ceil(16) * 16;
@@ -220,9 +238,9 @@ pub fn conv2d_backward_weight(x: &Tensor, g: &Tensor, kernel: [usize; 2], scale:
             let (splits, chunk) = weight_splits(&d);
             let cols = d.c * d.taps();
             let partial = ctx.alloc((d.k * cols * splits) as u64 * 4);
-            let [gx, gy] = tiles(d.k, cols);
+            let (kernel, [gx, gy]) = gemm(2, &d, d.k, cols);
             ctx.dispatch(
-                &Kernel::new("conv/implicit_gemm.wgsl").with("MODE", 2.0),
+                &kernel,
                 &params(&d, splits, chunk, false, scale, 0.0),
                 &[buf, g.storage().gpu_buffer(), buf, &partial],
                 [gx, gy, splits as u32],
