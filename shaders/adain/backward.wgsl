@@ -18,12 +18,16 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> dys: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dyb: array<f32>;
 
+// Threads per plane: 64 for small planes (fewer idle threads, fewer barrier steps), 256
+// for large ones. A power of two, at most 256.
+override WG: u32 = 256u;
+
 var<workgroup> red: array<f32, 256>;
 
 fn reduce_sum(lid: u32, v: f32) -> f32 {
     red[lid] = v;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
         if (lid < s) {
             red[lid] = red[lid] + red[lid + s];
         }
@@ -34,7 +38,7 @@ fn reduce_sum(lid: u32, v: f32) -> f32 {
     return total;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let plane = wid.x + wid.y * nwg.x;
     if (plane >= p.planes) {
@@ -43,19 +47,19 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let base = plane * p.hw;
     let n = f32(p.hw);
     var s = 0.0;
-    for (var i = lid; i < p.hw; i = i + 256u) {
+    for (var i = lid; i < p.hw; i = i + WG) {
         s = s + x[base + i];
     }
     let mean = reduce_sum(lid, s) / n;
     var q = 0.0;
-    for (var i = lid; i < p.hw; i = i + 256u) {
+    for (var i = lid; i < p.hw; i = i + WG) {
         let d = x[base + i] - mean;
         q = fma(d, d, q);
     }
     let rstd = inverseSqrt(reduce_sum(lid, q) / n + p.eps);
     var s1 = 0.0;
     var s2 = 0.0;
-    for (var i = lid; i < p.hw; i = i + 256u) {
+    for (var i = lid; i < p.hw; i = i + WG) {
         let gi = g[base + i];
         s1 = s1 + gi;
         s2 = fma(gi, (x[base + i] - mean) * rstd, s2);
@@ -63,7 +67,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let t1 = reduce_sum(lid, s1);
     let t2 = reduce_sum(lid, s2);
     let a = (1.0 + ys[plane]) * rstd;
-    for (var i = lid; i < p.hw; i = i + 256u) {
+    for (var i = lid; i < p.hw; i = i + WG) {
         let xh = (x[base + i] - mean) * rstd;
         dx[base + i] = a * (g[base + i] - t1 / n - xh * t2 / n);
     }

@@ -15,12 +15,16 @@ struct Params {
 @group(0) @binding(3) var<storage, read> yb: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
+// Threads per plane: 64 for small planes (fewer idle threads, fewer barrier steps), 256
+// for large ones. A power of two, at most 256.
+override WG: u32 = 256u;
+
 var<workgroup> red: array<f32, 256>;
 
 fn reduce_sum(lid: u32, v: f32) -> f32 {
     red[lid] = v;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
         if (lid < s) {
             red[lid] = red[lid] + red[lid + s];
         }
@@ -31,7 +35,7 @@ fn reduce_sum(lid: u32, v: f32) -> f32 {
     return total;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let plane = wid.x + wid.y * nwg.x;
     if (plane >= p.planes) {
@@ -39,19 +43,19 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     let base = plane * p.hw;
     var s = 0.0;
-    for (var i = lid; i < p.hw; i = i + 256u) {
+    for (var i = lid; i < p.hw; i = i + WG) {
         s = s + x[base + i];
     }
     let mean = reduce_sum(lid, s) / f32(p.hw);
     var q = 0.0;
-    for (var i = lid; i < p.hw; i = i + 256u) {
+    for (var i = lid; i < p.hw; i = i + WG) {
         let d = x[base + i] - mean;
         q = fma(d, d, q);
     }
     let rstd = inverseSqrt(reduce_sum(lid, q) / f32(p.hw) + p.eps);
     let a = (1.0 + ys[plane]) * rstd;
     let b = yb[plane];
-    for (var i = lid; i < p.hw; i = i + 256u) {
+    for (var i = lid; i < p.hw; i = i + WG) {
         y[base + i] = fma(a, x[base + i] - mean, b);
     }
 }

@@ -26,6 +26,15 @@ fn check(x: &Tensor, ys: &Tensor, yb: &Tensor) -> (usize, usize) {
 }
 
 /// One workgroup per plane, folded into y past 65535.
+/// Threads per plane (the kernels' WG): 64 up to 64x64 planes, 256 above.
+fn plane_threads(hw: usize) -> f64 {
+    if hw <= 4096 {
+        64.0
+    } else {
+        256.0
+    }
+}
+
 fn plane_groups(planes: usize) -> [u32; 3] {
     let y = planes.div_ceil(65535).max(1);
     [planes.div_ceil(y) as u32, y as u32, 1]
@@ -52,7 +61,7 @@ pub fn adain(x: &Tensor, ys: &Tensor, yb: &Tensor) -> Tensor {
             let ctx = gpu::gpu();
             let out = ctx.alloc(x.numel() as u64 * 4);
             ctx.dispatch(
-                &Kernel::new("adain/forward.wgsl"),
+                &Kernel::new("adain/forward.wgsl").with("WG", plane_threads(hw)),
                 &[planes as u32, hw as u32, (EPS as f32).to_bits()],
                 &[
                     buf,
@@ -113,7 +122,7 @@ pub fn fused_backward(x: &Tensor, ys: &Tensor, g: &Tensor) -> (Tensor, Tensor, T
             let dys = ctx.alloc(planes as u64 * 4);
             let dyb = ctx.alloc(planes as u64 * 4);
             ctx.dispatch(
-                &Kernel::new("adain/backward.wgsl"),
+                &Kernel::new("adain/backward.wgsl").with("WG", plane_threads(hw)),
                 &[planes as u32, hw as u32, (EPS as f32).to_bits()],
                 &[
                     buf,
