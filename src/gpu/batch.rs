@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::context::GpuContext;
 use super::kernels::Kernel;
 use super::pool::GpuBuffer;
+use super::profile::Profiler;
 
 /// Bytes of parameters one dispatch may pass.
 pub const PARAM_BYTES: u64 = 256;
@@ -25,6 +26,8 @@ pub struct Batch {
     stride: u64,
     pub(crate) dispatches: AtomicU64,
     pub(crate) submits: AtomicU64,
+    /// Per-dispatch timestamps while a kernel profile is on (`gpu::profile`).
+    pub(crate) profiler: Option<Profiler>,
 }
 
 impl Batch {
@@ -44,10 +47,11 @@ impl Batch {
             stride,
             dispatches: AtomicU64::new(0),
             submits: AtomicU64::new(0),
+            profiler: None,
         }
     }
 
-    fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
+    pub(crate) fn encoder(&mut self, device: &wgpu::Device) -> &mut wgpu::CommandEncoder {
         self.pass = None;
         self.encoder
             .get_or_insert_with(|| device.create_command_encoder(&Default::default()))
@@ -151,21 +155,7 @@ impl GpuContext {
     }
 
     /// Record one dispatch: `params` go to binding 0 (uniform), `buffers` to bindings 1...
-    /// With profiling on (`SGW_PROFILE=1`, see [`profile`]) each dispatch runs alone and its
-    /// wall time is added to its kernel's total: slow, for finding where a step goes.
     pub fn dispatch(&self, kernel: &Kernel, params: &[u32], buffers: &[Binding], groups: [u32; 3]) {
-        if profile::enabled() {
-            self.sync();
-            let t = std::time::Instant::now();
-            self.record(kernel, params, buffers, groups);
-            self.sync();
-            profile::add(kernel, t.elapsed().as_secs_f64());
-            return;
-        }
-        self.record(kernel, params, buffers, groups);
-    }
-
-    fn record(&self, kernel: &Kernel, params: &[u32], buffers: &[Binding], groups: [u32; 3]) {
         let pipe = self.pipelines.get(&self.device, kernel);
         let mut b = self.batch.lock().unwrap();
         if b.slot == ARENA_SLOTS {
@@ -199,10 +189,28 @@ impl GpuContext {
             layout: &pipe.layout,
             entries: &entries,
         });
-        let pass = b.pass(&self.device);
-        pass.set_pipeline(&pipe.pipeline);
-        pass.set_bind_group(0, &bind, &[]);
-        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        if let Some(prof) = b.profiler.as_mut() {
+            // A pass of its own, timestamped at its beginning and end.
+            let (set, i) = prof.slot(&self.device, kernel);
+            let mut pass =
+                b.encoder(&self.device)
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                            query_set: &set,
+                            beginning_of_pass_write_index: Some(i),
+                            end_of_pass_write_index: Some(i + 1),
+                        }),
+                    });
+            pass.set_pipeline(&pipe.pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        } else {
+            let pass = b.pass(&self.device);
+            pass.set_pipeline(&pipe.pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
         b.dispatches.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -285,41 +293,5 @@ impl GpuContext {
     /// Number of compiled pipelines.
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()
-    }
-}
-
-/// Per-kernel wall time when `SGW_PROFILE` is set (each dispatch synchronised).
-pub mod profile {
-    use std::collections::BTreeMap;
-    use std::sync::{Mutex, OnceLock};
-
-    use super::Kernel;
-
-    static TOTALS: Mutex<BTreeMap<String, (u64, f64)>> = Mutex::new(BTreeMap::new());
-
-    pub fn enabled() -> bool {
-        static ON: OnceLock<bool> = OnceLock::new();
-        *ON.get_or_init(|| std::env::var_os("SGW_PROFILE").is_some_and(|v| v != "0"))
-    }
-
-    pub(super) fn add(k: &Kernel, secs: f64) {
-        let mut name = k.path.to_string();
-        for (c, v) in &k.constants {
-            name += &format!(" {c}={v}");
-        }
-        let mut t = TOTALS.lock().unwrap();
-        let e = t.entry(name).or_default();
-        e.0 += 1;
-        e.1 += secs;
-    }
-
-    /// (kernel, dispatches, seconds), slowest first; resets the totals.
-    pub fn take() -> Vec<(String, u64, f64)> {
-        let mut v: Vec<_> = std::mem::take(&mut *TOTALS.lock().unwrap())
-            .into_iter()
-            .map(|(k, (n, s))| (k, n, s))
-            .collect();
-        v.sort_by(|a, b| b.2.total_cmp(&a.2));
-        v
     }
 }

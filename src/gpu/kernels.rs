@@ -87,6 +87,14 @@ pub const SHADERS: &[(&str, &str)] = &[
         "optim/ema.wgsl",
         include_str!("../../shaders/optim/ema.wgsl"),
     ),
+    (
+        "bench/fma.wgsl",
+        include_str!("../../shaders/bench/fma.wgsl"),
+    ),
+    (
+        "bench/copy.wgsl",
+        include_str!("../../shaders/bench/copy.wgsl"),
+    ),
 ];
 
 /// The source of a shader with its `//!include <path>` lines expanded.

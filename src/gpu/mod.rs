@@ -5,11 +5,13 @@
 //! - [`pool`]: size-class buffer pool; buffers return to it on drop.
 //! - [`batch`]: many dispatches per command encoder; readback only at sync points.
 //! - [`timer`]: timestamp queries around a region of kernels.
+//! - [`profile`]: per-kernel GPU time from timestamps around every dispatch.
 
 pub mod batch;
 pub mod context;
 pub mod kernels;
 pub mod pool;
+pub mod profile;
 pub mod timer;
 
 pub use batch::Binding;

@@ -18,6 +18,7 @@ use super::metrics::{pixel_variance, swd, Balance};
 use super::pictures;
 use super::trainer::{StepRecord, Trainer};
 use crate::data::{self, Dataset, Loader};
+use crate::gpu::profile::{self, KernelTime};
 use crate::nn::NoiseMode;
 use crate::ops;
 use crate::tensor::{Place, Tensor};
@@ -235,6 +236,10 @@ struct Run {
     last_g: f64,
     started: Instant,
     images_at_start: u64,
+    /// Images shown at the last sample grid (the end does not repeat it).
+    sampled_at: Option<u64>,
+    /// Per-kernel GPU time so far, when `SGW_PROFILE` is set.
+    profile: Option<Vec<KernelTime>>,
 }
 
 pub const LOSSES_HEADER: &str =
@@ -285,7 +290,33 @@ impl Run {
             );
         }
         self.pending.clear();
+        if let Some(p) = self.profile.as_mut() {
+            profile::merge(p, crate::gpu::gpu().profile_take(false));
+        }
         append(&path, LOSSES_HEADER, lines.trim_end())
+    }
+
+    /// Stop profiling and write `profile.txt` (per kernel) and a per-family line to the log.
+    fn finish_profile(&mut self) -> Res<()> {
+        let Some(mut p) = self.profile.take() else {
+            return Ok(());
+        };
+        profile::merge(&mut p, crate::gpu::gpu().profile_take(true));
+        let path = self.dir.join("profile.txt");
+        fs::write(&path, profile::table(&p)).map_err(|e| e.to_string())?;
+        let total: f64 = p.iter().map(|t| t.ms).sum();
+        let mut fams: Vec<(String, f64)> = profile::by_family(&p).into_iter().collect();
+        fams.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let shares: Vec<String> = fams
+            .iter()
+            .map(|(f, ms)| format!("{f} {:.0}%", 100.0 * ms / total.max(1e-12)))
+            .collect();
+        self.log(&format!(
+            "GPU time by kernel family ({total:.0} ms): {}; per kernel in {}",
+            shares.join(", "),
+            path.display()
+        ));
+        Ok(())
     }
 
     fn message(&self) {
@@ -308,6 +339,10 @@ impl Run {
 
     /// A grid from the fixed latents (G_ema), generator variance and SWD.
     fn sample(&mut self, res: usize, alpha: f64) -> Res<()> {
+        if self.sampled_at == Some(self.t.progress.images) {
+            return Ok(());
+        }
+        self.sampled_at = Some(self.t.progress.images);
         let cfg = &self.t.cfg;
         let c = cfg.model.channels;
         let n = cfg.grid * cfg.grid;
@@ -397,6 +432,11 @@ impl Run {
         }
         plot_losses(&self.dir)
     }
+}
+
+/// `SGW_PROFILE` set to anything but 0.
+fn profile_requested() -> bool {
+    std::env::var_os("SGW_PROFILE").is_some_and(|v| v != "0")
 }
 
 /// losses.png from losses.csv.
@@ -528,7 +568,19 @@ fn run_loop(a: &TrainArgs, t: Trainer, ds: Arc<Dataset>, dir: PathBuf) -> Res<()
         last_g: f64::NAN,
         started: Instant::now(),
         images_at_start,
+        sampled_at: None,
+        profile: None,
     };
+    if profile_requested() && run.t.place == Place::Gpu {
+        if crate::gpu::gpu().profile_start() {
+            run.profile = Some(Vec::new());
+            run.log(
+                "SGW_PROFILE: timing every kernel with GPU timestamps (profile.txt at the end)",
+            );
+        } else {
+            run.log("SGW_PROFILE: this adapter has no timestamp queries; not profiling");
+        }
+    }
     let every = |kimg: f64| ((kimg * 1000.0).round() as u64).max(1);
     let (sample_every, ckpt_every) = (
         every(cfg.sample_every_kimg),
@@ -543,6 +595,7 @@ fn run_loop(a: &TrainArgs, t: Trainer, ds: Arc<Dataset>, dir: PathBuf) -> Res<()
     while let Some(pt) = run.t.point() {
         if stop.load(Ordering::SeqCst) || a.stop_after_steps.is_some_and(|s| steps_here >= s) {
             run.checkpoint()?;
+            run.finish_profile()?;
             run.log(&format!(
                 "stopped at {:.3} kimg; checkpoint written; continue with --resume {}",
                 run.t.progress.images as f64 / 1000.0,
@@ -602,6 +655,7 @@ fn run_loop(a: &TrainArgs, t: Trainer, ds: Arc<Dataset>, dir: PathBuf) -> Res<()
     }
     run.checkpoint()?;
     run.finish_pictures()?;
+    run.finish_profile()?;
     let p = &run.t.progress;
     run.log(&format!(
         "done: {:.3} kimg in {:.1} s, {} D and {} G steps skipped as non-finite; see {}",
