@@ -1,11 +1,12 @@
 // Batched C[z] = alpha * A[z] (M x K) * B[z] (K x N), C row-major and contiguous. alpha is
 // the equalized learning-rate scale, applied here so no scaled weight copy is ever made.
 // A and B are read through (batch, row, column) strides, so transposed and broadcast
-// operands need no copy. Each workgroup computes a 64 x 64 tile of C: 16 x 16 invocations,
-// each holding a 4 x 4 block of accumulators in registers (rows ty + 16 i, columns
-// tx + 16 j, so workgroup-memory reads and global stores are contiguous across tx).
+// operands need no copy. Each workgroup computes a ROWS x 64 tile of C with 16 x (ROWS / 4)
+// invocations, each holding a 4 x 4 block in vec4 registers (rows ty*4.., columns tx*4..).
+// ROWS (16, 32 or 64) follows M, so a minibatch of 8 does not fill a 64-row tile with zeros.
 // K advances in steps of 16 through workgroup memory. Out-of-range loads read 0.
 
+override ROWS: u32 = 64u;
 struct Params {
     m: u32,
     n: u32,
@@ -26,34 +27,33 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 16u;
 
-var<workgroup> a_tile: array<array<f32, 64>, 16>; // [k][m]
-var<workgroup> b_tile: array<array<f32, 64>, 16>; // [k][n]
+// Sized for the largest ROWS; a smaller tile uses the first ROWS / 4 vec4s of each row.
+var<workgroup> a_tile: array<array<vec4<f32>, 16>, 16>; // [k][m / 4]
+var<workgroup> b_tile: array<array<vec4<f32>, 16>, 16>; // [k][n / 4]
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(16, ROWS / 4u)
 fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) flat: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
+    let threads = 4u * ROWS;
     let z = wid.z;
-    let row0 = wid.y * BM;
+    let row0 = wid.y * ROWS;
     let col0 = wid.x * BN;
     let a_base = p.a_off + z * p.a_batch;
     let b_base = p.b_off + z * p.b_batch;
-    var acc: array<array<f32, 4>, 4>;
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            acc[i][j] = 0.0;
-        }
-    }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < p.k; k0 = k0 + BK) {
+        // A tile: ROWS rows x 16 k, 4 values per invocation.
         for (var t = 0u; t < 4u; t = t + 1u) {
-            let e = flat + t * 256u;
-            // A tile: 64 rows x 16 k.
+            let e = flat + t * threads;
             let am = e / BK;
             let ak = e % BK;
             let gr = row0 + am;
@@ -62,44 +62,44 @@ fn main(
             if (gr < p.m && gk < p.k) {
                 av = a[a_base + gr * p.a_row + gk * p.a_col];
             }
-            a_tile[ak][am] = av;
-            // B tile: 16 k x 64 columns.
+            a_tile[ak][am / 4u][am % 4u] = av;
+        }
+        // B tile: 16 k x 64 columns.
+        for (var e = flat; e < BK * BN; e = e + threads) {
             let bk = e / BN;
             let bn = e % BN;
-            let gk2 = k0 + bk;
+            let gk = k0 + bk;
             let gc = col0 + bn;
             var bv = 0.0;
-            if (gk2 < p.k && gc < p.n) {
-                bv = b[b_base + gk2 * p.b_row + gc * p.b_col];
+            if (gk < p.k && gc < p.n) {
+                bv = b[b_base + gk * p.b_row + gc * p.b_col];
             }
-            b_tile[bk][bn] = bv;
+            b_tile[bk][bn / 4u][bn % 4u] = bv;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk = kk + 1u) {
-            var ar: array<f32, 4>;
-            var br: array<f32, 4>;
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                ar[i] = a_tile[kk][lid.y + 16u * i];
-                br[i] = b_tile[kk][lid.x + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                for (var j = 0u; j < 4u; j = j + 1u) {
-                    acc[i][j] = fma(ar[i], br[j], acc[i][j]);
-                }
-            }
+            let av = a_tile[kk][lid.y];
+            let bv = b_tile[kk][lid.x];
+            acc0 = fma(vec4<f32>(av.x), bv, acc0);
+            acc1 = fma(vec4<f32>(av.y), bv, acc1);
+            acc2 = fma(vec4<f32>(av.z), bv, acc2);
+            acc3 = fma(vec4<f32>(av.w), bv, acc3);
         }
         workgroupBarrier();
     }
     let c_base = z * p.m * p.n;
+    let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     for (var i = 0u; i < 4u; i = i + 1u) {
-        let r = row0 + lid.y + 16u * i;
-        if (r < p.m) {
-            for (var j = 0u; j < 4u; j = j + 1u) {
-                let col = col0 + lid.x + 16u * j;
-                if (col < p.n) {
-                    c[c_base + r * p.n + col] = p.alpha * acc[i][j];
-                }
+        let r = row0 + lid.y * 4u + i;
+        if (r >= p.m) {
+            break;
+        }
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let col = col0 + lid.x * 4u + j;
+            if (col >= p.n) {
+                break;
             }
+            c[c_base + r * p.n + col] = p.alpha * rows[i][j];
         }
     }
 }

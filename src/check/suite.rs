@@ -220,6 +220,8 @@ pub fn core_cases() -> Vec<Case> {
         Case::new("matmul", |x| ops::matmul(&x[0], &x[1]))
             .fd(&[&[3, 4], &[4, 2]])
             .gpu(&[&[1, 1], &[1, 1]])
+            // A minibatch of 9 rows: the 16-row tile, two column tiles.
+            .gpu(&[&[9, 30], &[30, 70]])
             .gpu(&[&[67, 130], &[130, 45]]),
         Case::new("matmul (A^T B^T)", |x| {
             ops::matmul_t(&x[0], &x[1], true, true)

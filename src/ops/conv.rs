@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{mul_scalar, same_place, sum};
+use super::{mul_scalar, same_place, sum, tile_rows};
 use crate::autograd::Op;
 use crate::cpu::conv::{self as cpu, ConvDims};
 use crate::gpu::{self, GpuBuffer, Kernel};
@@ -66,15 +66,6 @@ fn params(
     v.push((scale as f32).to_bits());
     v.push((bias_scale as f32).to_bits());
     v
-}
-
-/// Rows of the kernel's output tile (its ROWS override) for a GEMM with `rows` rows.
-pub fn tile_rows(rows: usize) -> usize {
-    match rows {
-        0..=16 => 16,
-        17..=32 => 32,
-        _ => 64,
-    }
 }
 
 /// The kernel for `mode` and `d`'s kernel size, its tile sized for a GEMM with `rows` rows,

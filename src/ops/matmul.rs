@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{same_place, sum_to};
+use super::{same_place, sum_to, tile_rows};
 use crate::autograd::Op;
 use crate::cpu::matmul::{self as cpu, MatView, MatmulDims};
 use crate::gpu::{self, Kernel};
@@ -75,13 +75,18 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
             ];
             let mut params: Vec<u32> = p.iter().map(|&v| v as u32).collect();
             params.push((alpha as f32).to_bits());
-            let groups = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batches as u32];
+            let rows = tile_rows(m);
+            let groups = [
+                n.div_ceil(64) as u32,
+                m.div_ceil(rows) as u32,
+                batches as u32,
+            ];
             if m * n * batches > 0 {
                 if k == 0 {
                     ctx.fill_u32(&out, 0);
                 } else {
                     ctx.dispatch(
-                        &Kernel::new("matmul/matmul.wgsl"),
+                        &Kernel::new("matmul/matmul.wgsl").with("ROWS", rows as f64),
                         &params,
                         &[x, y, &out],
                         groups,

@@ -111,3 +111,13 @@ impl std::ops::Neg for Tensor {
         neg(&self)
     }
 }
+
+/// Rows of the output tile (the ROWS override of the tiled GEMM kernels, conv and matmul)
+/// for a product with `rows` rows: narrow products get short tiles instead of idle rows.
+pub(crate) fn tile_rows(rows: usize) -> usize {
+    match rows {
+        0..=16 => 16,
+        17..=32 => 32,
+        _ => 64,
+    }
+}
