@@ -1,0 +1,398 @@
+//! Kernel benchmarks: the `bench` subcommand and `cargo bench`.
+//!
+//! Each kernel is timed on the GPU (timestamp queries, after warm-up, over repeated runs),
+//! converted to GFLOP/s and GB/s from counted work, put next to the device's own ceilings
+//! measured in the same run, and next to the CPU reference running the same op at the
+//! same shape.
+//!
+//! - [`kernels`]: the benchmark list (name, shape, counted work, setup and run closures).
+//! - [`timing`]: timestamps or wall clock, the median and spread, the CPU cost estimate.
+//! - [`ceilings`]: FMA throughput and copy bandwidth.
+//! - [`report`]: the table and the JSON.
+//! - [`train_step`]: whole training steps per resolution, with the kernel families' shares.
+
+pub mod ceilings;
+pub mod kernels;
+pub mod report;
+pub mod timing;
+pub mod train_step;
+
+pub use report::{KernelRow, Report};
+pub use train_step::TrainStepRow;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::gpu::{self, GpuContext, GpuError};
+use crate::tensor::Place;
+use report::DeviceInfo;
+use timing::{summarize, time_cpu, time_gpu, CpuRates, Method};
+
+/// Options of `stylegan-wgpu bench`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct BenchArgs {
+    /// Small shapes (minutes on a software device such as lavapipe) instead of the
+    /// shapes StyleGAN training runs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Also write the results to this file as JSON (schema in BENCHMARKS.md).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Timed repetitions per kernel [default: 20, with --quick 5].
+    #[arg(long, value_name = "N")]
+    pub repeats: Option<usize>,
+    /// Only kernels whose name or shape contains this.
+    #[arg(long, value_name = "SUBSTR")]
+    pub filter: Option<String>,
+    /// Skip the CPU reference side by side.
+    #[arg(long)]
+    pub no_cpu: bool,
+    /// Time with the synchronised host clock even where timestamp queries exist.
+    #[arg(long)]
+    pub wall_clock: bool,
+    /// Skip the whole-training-step section (also skipped when --filter is given, unless
+    /// the filter is "train_step").
+    #[arg(long)]
+    pub no_steps: bool,
+}
+
+/// A CPU run estimated longer than this is skipped (and printed as "-").
+const CPU_LIMIT_S: f64 = 5.0;
+/// The CPU side of one kernel takes about this long at most, repetitions included.
+const CPU_BUDGET_S: f64 = 10.0;
+
+struct Plan {
+    warmup: usize,
+    repeats: usize,
+    cpu_repeats: usize,
+    /// Warm-up and timed repetitions of a whole training step.
+    step_runs: (usize, usize),
+}
+
+impl Plan {
+    fn new(args: &BenchArgs) -> Plan {
+        Plan {
+            warmup: if args.quick { 2 } else { 3 },
+            repeats: args
+                .repeats
+                .unwrap_or(if args.quick { 5 } else { 20 })
+                .max(1),
+            cpu_repeats: if args.quick { 3 } else { 5 },
+            step_runs: if args.quick { (1, 3) } else { (2, 10) },
+        }
+    }
+}
+
+/// (warm-up runs, timed runs) for a CPU side estimated at `est_s` seconds a run, or None
+/// when one run would exceed the limit. Slow ones get no warm-up and fewer repetitions.
+fn cpu_runs(est_s: f64, max_repeats: usize) -> Option<(usize, usize)> {
+    if est_s > CPU_LIMIT_S {
+        return None;
+    }
+    let reps = ((CPU_BUDGET_S / est_s.max(1e-9)) as usize).clamp(1, max_repeats.max(1));
+    Some((usize::from(est_s < 1.0), reps))
+}
+
+fn device_info(ctx: &GpuContext) -> DeviceInfo {
+    let i = &ctx.info;
+    DeviceInfo {
+        name: i.name.clone(),
+        backend: i.backend.to_str().to_string(),
+        software: ctx.is_software(),
+        driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+    }
+}
+
+/// Run the benchmarks `args` select and return the report; progress goes to stderr.
+pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
+    let ctx = gpu::try_gpu()?;
+    // Poisoning fills every new buffer with NaN: an extra dispatch per op that would be
+    // timed with it. It is off unless a test turned it on; restored at the end.
+    let poisoned = gpu::poison_enabled();
+    gpu::set_poison(false);
+    let plan = Plan::new(args);
+    let method = Method::choose(ctx, args.wall_clock);
+    let device = device_info(ctx);
+    let mut notes = Vec::new();
+    eprintln!(
+        "bench: {} ({}{}), timing: {}",
+        device.name,
+        device.backend,
+        if device.software { ", software" } else { "" },
+        method.name()
+    );
+    if method == Method::Wall {
+        let why = if args.wall_clock {
+            "--wall-clock"
+        } else {
+            "the adapter has no timestamp queries"
+        };
+        notes.push(format!(
+            "timing is synchronised wall clock ({why}); each time includes submit and wait"
+        ));
+    }
+
+    let sizes = ceilings::Sizes::for_device(ctx, args.quick || ctx.is_software());
+    let ceil = ceilings::measure(ctx, method, sizes, plan.warmup, plan.repeats);
+    eprintln!(
+        "bench: ceilings FMA {:.1} GFLOP/s, copy {:.1} GB/s ({} MiB)",
+        ceil.fma_gflops,
+        ceil.copy_gbs,
+        sizes.copy_bytes >> 20
+    );
+    let cpu_rates = (!args.no_cpu).then(CpuRates::measure);
+    if let Some(r) = cpu_rates {
+        eprintln!(
+            "bench: CPU reference ~{:.1} GFLOP/s (conv), ~{:.1} GB/s (blur); CPU runs \
+             estimated over {CPU_LIMIT_S} s are skipped",
+            r.gflops, r.gbs
+        );
+    }
+
+    let limit = ctx.limits.max_storage_buffer_binding_size;
+    let mut rows = Vec::new();
+    let only_steps = args.filter.as_deref() == Some("train_step");
+    let benches = if only_steps {
+        Vec::new()
+    } else {
+        kernels::filtered(kernels::set(args.quick), args.filter.as_deref())
+    };
+    for b in benches {
+        if b.largest_buffer > limit {
+            let note = format!(
+                "{} {} skipped: a {} MiB tensor exceeds the device's {} MiB binding limit",
+                b.name,
+                b.shape,
+                b.largest_buffer >> 20,
+                limit >> 20
+            );
+            eprintln!("bench: {note}");
+            notes.push(note);
+            continue;
+        }
+        let gpu_ms = {
+            let mut run = (b.setup)(Place::Gpu);
+            summarize(&time_gpu(ctx, method, plan.warmup, plan.repeats, &mut run))
+        };
+        // The inputs are gone; give their memory back before the next shape.
+        ctx.pool.trim();
+        let cpu_ms = cpu_rates.and_then(|r| {
+            let (warm, reps) = cpu_runs(r.estimate_s(b.flops, b.bytes), plan.cpu_repeats)?;
+            let mut run = (b.setup)(Place::Cpu32);
+            Some(summarize(&time_cpu(warm, reps, &mut run)).median)
+        });
+        // A kernel below the timestamp resolution reads as 0 ns; 1 ns keeps rates finite.
+        let secs = (gpu_ms.median * 1e-3).max(1e-9);
+        let gflops = b.flops / secs / 1e9;
+        let gbs = b.bytes / secs / 1e9;
+        let frac = |x: f64, c: f64| if c > 0.0 { x / c } else { 0.0 };
+        let row = KernelRow {
+            name: b.name.to_string(),
+            shape: b.shape.clone(),
+            median_ms: gpu_ms.median,
+            spread_ms: [gpu_ms.p10, gpu_ms.p90],
+            gflops,
+            gbs,
+            frac_fma: frac(gflops, ceil.fma_gflops),
+            frac_copy: frac(gbs, ceil.copy_gbs),
+            cpu_ms,
+            speedup_vs_cpu: cpu_ms.map(|c| c / gpu_ms.median),
+        };
+        eprintln!(
+            "bench: {:<24} {:<34} {:>10.4} ms{}",
+            row.name,
+            row.shape,
+            row.median_ms,
+            cpu_ms.map_or(String::new(), |c| format!("  (CPU {c:.3} ms)"))
+        );
+        rows.push(row);
+    }
+    notes.push(format!(
+        "GPU: median of {} repetitions after {} warm-up runs; CPU: median of up to {}, \
+         skipped (-) when estimated over {CPU_LIMIT_S} s{}",
+        plan.repeats,
+        plan.warmup,
+        plan.cpu_repeats,
+        if args.no_cpu { " (--no-cpu)" } else { "" }
+    ));
+    let steps = if args.no_steps || (args.filter.is_some() && !only_steps) {
+        Vec::new()
+    } else {
+        let set = train_step::step_set(args.quick);
+        let m = &set.cfg.model;
+        notes.push(format!(
+            "train step: z/w {}, fmap_base {}, fmap_max {}, {} channel(s), built to {r}x{r}; \
+             wall clock = median of {} synchronised steps after {} warm-up",
+            m.z_dim,
+            m.fmap_base,
+            m.fmap_max,
+            m.channels,
+            plan.step_runs.1,
+            plan.step_runs.0,
+            r = m.max_res,
+        ));
+        train_step::measure(ctx, &set, plan.step_runs, &mut notes)
+    };
+    gpu::set_poison(poisoned);
+    Ok(Report {
+        device,
+        timing: method.name().to_string(),
+        ceilings: ceil,
+        kernels: rows,
+        train_step: steps,
+        notes,
+    })
+}
+
+/// The `bench` subcommand: run, print the table, write the JSON if asked.
+pub fn run_cli(args: &BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let report = run(args)?;
+    print!("{}", report::table(&report));
+    if let Some(path) = &args.json {
+        std::fs::write(path, report.to_json() + "\n")
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernels::{conv_counts, conv_dims, matmul_counts, plane_counts};
+    use super::*;
+
+    #[test]
+    fn conv_and_matmul_counts_match_hand_computed_numbers() {
+        // N=2 C=3 K=4 H=5 W=6 k=3: MACs = 2*4*30*3*9 = 6480.
+        let d = conv_dims((2, 3, 4, 5, 6, 3));
+        let (flops, bytes) = conv_counts(&d);
+        assert_eq!(flops, 12960.0);
+        // x 2*3*30 = 180, w 4*3*9 = 108, y 2*4*30 = 240: 528 floats.
+        assert_eq!(bytes, 2112.0);
+        // The issue's shape: 2 * 16*256*1024*256*9 = 19.327 GFLOP.
+        let (f, _) = conv_counts(&conv_dims((16, 256, 256, 32, 32, 3)));
+        assert_eq!(f, 19_327_352_832.0);
+        // M=2 N=3 K=4: 2*24 = 48 FLOP; 8 + 12 + 6 = 26 floats.
+        assert_eq!(matmul_counts(2, 3, 4), (48.0, 104.0));
+        // upsample2x of 2x17x16x16 = 8704 values: read once, 4x written.
+        assert_eq!(
+            plane_counts("upsample2x", [2, 17, 16, 16]),
+            (0.0, 5.0 * 8704.0 * 4.0)
+        );
+    }
+
+    #[test]
+    fn the_sets_hold_the_rows_the_pytorch_script_matches() {
+        let rows = |quick| -> Vec<String> {
+            kernels::set(quick)
+                .iter()
+                .map(|b| format!("{} {}", b.name, b.shape))
+                .collect()
+        };
+        let full = rows(false);
+        for want in [
+            "conv2d_forward N=16 C=256 K=256 H=32 W=32 k=3",
+            "conv2d_backward_data N=16 C=256 K=256 H=32 W=32 k=3",
+            "conv2d_backward_weight N=8 C=64 K=64 H=128 W=128 k=3",
+            "conv2d_forward N=128 C=512 K=3 H=4 W=4 k=1",
+            "matmul M=4096 N=4096 K=4096",
+            "adain_backward N=16 C=256 H=32 W=32",
+            "blur N=8 C=64 H=128 W=128",
+            "pixel_norm N=128 C=512",
+            "minibatch_stddev N=16 C=512 H=4 W=4",
+            "adam params=26000000",
+            "ema params=26000000",
+        ] {
+            assert!(full.contains(&want.to_string()), "full set lacks {want}");
+        }
+        let quick = rows(true);
+        for want in [
+            "conv2d_forward N=2 C=17 K=16 H=16 W=16 k=3",
+            "conv2d_backward_weight N=1 C=3 K=8 H=8 W=8 k=1",
+            "matmul M=256 N=256 K=256",
+            "noise_bias_act N=2 C=17 H=16 W=16",
+            "pixel_norm N=8 C=64",
+            "minibatch_stddev N=8 C=32 H=4 W=4",
+            "adam params=100000",
+        ] {
+            assert!(quick.contains(&want.to_string()), "quick set lacks {want}");
+        }
+        // No duplicate rows: the schedule's shapes and the named ones overlap.
+        let mut dedup = full.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), full.len());
+    }
+
+    #[test]
+    fn slow_cpu_sides_are_skipped_or_shortened() {
+        assert_eq!(cpu_runs(0.001, 3), Some((1, 3)));
+        assert_eq!(cpu_runs(4.0, 5), Some((0, 2)));
+        assert_eq!(cpu_runs(6.0, 5), None);
+    }
+
+    #[test]
+    fn json_has_the_schema_keys() {
+        let report = Report {
+            device: DeviceInfo {
+                name: "dev".into(),
+                backend: "vulkan".into(),
+                software: true,
+                driver: "drv".into(),
+            },
+            timing: "timestamp".into(),
+            ceilings: ceilings::Ceilings {
+                fma_gflops: 10.0,
+                copy_gbs: 5.0,
+            },
+            kernels: vec![KernelRow {
+                name: "matmul".into(),
+                shape: "M=64 N=64 K=64".into(),
+                median_ms: 1.0,
+                spread_ms: [0.9, 1.1],
+                gflops: 0.5,
+                gbs: 0.05,
+                frac_fma: 0.05,
+                frac_copy: 0.01,
+                cpu_ms: None,
+                speedup_vs_cpu: None,
+            }],
+            train_step: Vec::new(),
+            notes: vec!["not in the JSON".into()],
+        };
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&v),
+            ["ceilings", "device", "kernels", "timing", "train_step"]
+        );
+        assert_eq!(
+            keys(&v["device"]),
+            ["backend", "driver", "name", "software"]
+        );
+        assert_eq!(keys(&v["ceilings"]), ["copy_gbs", "fma_gflops"]);
+        assert_eq!(
+            keys(&v["kernels"][0]),
+            [
+                "cpu_ms",
+                "frac_copy",
+                "frac_fma",
+                "gbs",
+                "gflops",
+                "median_ms",
+                "name",
+                "shape",
+                "speedup_vs_cpu",
+                "spread_ms"
+            ]
+        );
+        assert!(v["kernels"][0]["cpu_ms"].is_null());
+        assert_eq!(v["kernels"][0]["spread_ms"].as_array().unwrap().len(), 2);
+        assert!(v["train_step"].as_array().unwrap().is_empty());
+        assert_eq!(v["timing"], "timestamp");
+    }
+}

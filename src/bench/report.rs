@@ -1,0 +1,182 @@
+//! The results: a table for people and JSON for tools (`tools/pytorch_bench.py --ours`).
+//! The JSON schema is fixed (documented in BENCHMARKS.md); fields that only explain the
+//! run to a reader are `#[serde(skip)]`.
+
+use serde::{Deserialize, Serialize};
+
+use super::ceilings::Ceilings;
+use super::train_step::TrainStepRow;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub backend: String,
+    /// A CPU-backed implementation (lavapipe, SwiftShader, WARP): its numbers say nothing
+    /// about GPUs.
+    pub software: bool,
+    pub driver: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelRow {
+    pub name: String,
+    pub shape: String,
+    pub median_ms: f64,
+    /// p10 and p90 of the repetitions.
+    pub spread_ms: [f64; 2],
+    pub gflops: f64,
+    pub gbs: f64,
+    /// gflops / ceilings.fma_gflops.
+    pub frac_fma: f64,
+    /// gbs / ceilings.copy_gbs.
+    pub frac_copy: f64,
+    /// None when the CPU side was skipped (too slow, or `--no-cpu`).
+    pub cpu_ms: Option<f64>,
+    pub speedup_vs_cpu: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub device: DeviceInfo,
+    /// "timestamp" (GPU timestamp queries) or "wall" (synchronised host clock).
+    pub timing: String,
+    pub ceilings: Ceilings,
+    pub kernels: Vec<KernelRow>,
+    pub train_step: Vec<TrainStepRow>,
+    /// Lines for the table's header and footer (repetitions, skipped rows).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serialises")
+    }
+}
+
+/// Milliseconds with about four significant digits, whatever the magnitude.
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.1}")
+    } else if v >= 1.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn rate(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}", 100.0 * v)
+}
+
+/// The header (device, timing, ceilings), one line per kernel, then the notes.
+pub fn table(r: &Report) -> String {
+    let d = &r.device;
+    let mut s = String::new();
+    s += &format!(
+        "adapter : {} ({}, {}), driver {}\n",
+        d.name,
+        d.backend,
+        if d.software { "software" } else { "hardware" },
+        d.driver
+    );
+    s += &format!(
+        "timing  : {}\n",
+        match r.timing.as_str() {
+            "timestamp" => "GPU timestamp queries around each repetition",
+            _ => "synchronised wall clock per repetition: includes submit + wait latency",
+        }
+    );
+    s += &format!(
+        "ceilings: FMA {} GFLOP/s (shaders/bench/fma.wgsl), copy {} GB/s (shaders/bench/copy.wgsl)\n",
+        rate(r.ceilings.fma_gflops),
+        rate(r.ceilings.copy_gbs)
+    );
+    let header = format!(
+        "{:<24} {:<34} {:>10} {:>19} {:>9} {:>8} {:>6} {:>6} {:>10} {:>9}",
+        "kernel",
+        "shape",
+        "median ms",
+        "spread p10..p90",
+        "GFLOP/s",
+        "GB/s",
+        "%FMA",
+        "%copy",
+        "CPU ms",
+        "speed-up"
+    );
+    s += &format!("{header}\n{}\n", "-".repeat(header.len()));
+    for k in &r.kernels {
+        let spread = format!("{}..{}", ms(k.spread_ms[0]), ms(k.spread_ms[1]));
+        let (cpu, up) = match (k.cpu_ms, k.speedup_vs_cpu) {
+            (Some(c), Some(u)) => (ms(c), format!("{u:.1}x")),
+            _ => ("-".into(), "-".into()),
+        };
+        s += &format!(
+            "{:<24} {:<34} {:>10} {:>19} {:>9} {:>8} {:>6} {:>6} {:>10} {:>9}\n",
+            k.name,
+            k.shape,
+            ms(k.median_ms),
+            spread,
+            rate(k.gflops),
+            rate(k.gbs),
+            pct(k.frac_fma),
+            pct(k.frac_copy),
+            cpu,
+            up
+        );
+    }
+    if !r.train_step.is_empty() {
+        s += &steps_table(&r.train_step);
+    }
+    for n in &r.notes {
+        s += &format!("note: {n}\n");
+    }
+    s
+}
+
+/// Whole training steps: time, images/s, and each kernel family's share of the GPU time.
+fn steps_table(rows: &[TrainStepRow]) -> String {
+    let header = format!(
+        "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10}  {}",
+        "train step",
+        "batch",
+        "median ms",
+        "spread p10..p90",
+        "img/s",
+        "GPU ms",
+        "GPU time by family"
+    );
+    let mut s = format!("\n{header}\n{}\n", "-".repeat(header.len() + 30));
+    for t in rows {
+        let total: f64 = t.families.values().sum();
+        let mut fams: Vec<(&String, &f64)> = t.families.iter().collect();
+        fams.sort_by(|a, b| b.1.total_cmp(a.1));
+        let shares: Vec<String> = fams
+            .iter()
+            .take(6)
+            .map(|(f, ms)| format!("{f} {:.0}%", 100.0 * **ms / total.max(1e-12)))
+            .collect();
+        s += &format!(
+            "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10}  {}\n",
+            format!("{0}x{0}", t.res),
+            t.batch,
+            ms(t.median_ms),
+            format!("{}..{}", ms(t.spread_ms[0]), ms(t.spread_ms[1])),
+            rate(t.images_per_s),
+            t.gpu_ms.map_or("-".into(), ms),
+            shares.join(", ")
+        );
+    }
+    s
+}

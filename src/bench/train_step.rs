@@ -1,0 +1,135 @@
+//! Whole training steps per resolution: one full step (D step with its gradient penalty,
+//! G step, both Adams, the EMA of G and the w average) exactly as `train` runs it.
+//!
+//! The model is built once at its final resolution, as in a real run (every parameter is
+//! stepped at every resolution), and stepped in the stable phase of each resolution on a
+//! random batch. Two clocks: the host's wall clock around each step with a sync after it
+//! (what the PyTorch script measures, so `images_per_s` compares like with like), and GPU
+//! timestamps around each step. One more step runs under the kernel profiler
+//! (`gpu::profile`) for the GPU time per kernel family.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::timing::{summarize, time_gpu, Method};
+use crate::gpu::{profile, GpuContext};
+use crate::ops;
+use crate::tensor::Place;
+use crate::train::config::TrainConfig;
+use crate::train::trainer::Trainer;
+
+/// One resolution's full training step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainStepRow {
+    pub res: u32,
+    pub batch: u32,
+    /// Wall clock per step, synchronised after each one (median).
+    pub median_ms: f64,
+    /// p10 and p90 of the wall-clock repetitions.
+    pub spread_ms: [f64; 2],
+    /// batch / median_ms.
+    pub images_per_s: f64,
+    /// GPU time per step from timestamp queries (median); None without them.
+    pub gpu_ms: Option<f64>,
+    /// GPU milliseconds per kernel family (shader folder: conv, adain, optim, ...) in one
+    /// profiled step; empty without timestamp queries.
+    pub families: BTreeMap<String, f64>,
+}
+
+/// The model and the resolutions a step benchmark runs.
+pub struct StepSet {
+    pub cfg: TrainConfig,
+    pub resolutions: Vec<usize>,
+}
+
+/// `quick`: the PyTorch script's `--quick` model (z/w 64, fmap_base 256, fmap_max 64, built
+/// to 16x16, batch 8) at 4, 8 and 16. Otherwise the default full run (StyleGAN's single-GPU
+/// table, built to 256x256) at every resolution of its schedule.
+pub fn step_set(quick: bool) -> StepSet {
+    let mut cfg = TrainConfig::full();
+    if quick {
+        cfg.preset = "bench-quick".into();
+        cfg.model.z_dim = 64;
+        cfg.model.w_dim = 64;
+        cfg.model.fmap_base = 256;
+        cfg.model.fmap_max = 64;
+        cfg.model.max_res = 16;
+        cfg.set_batch(8);
+    }
+    let resolutions = cfg.model.resolutions();
+    StepSet { cfg, resolutions }
+}
+
+/// The largest tensor a step at `res` makes, in bytes (an estimate from the widest
+/// activation: the batch at `res` with the channels of `res` or of the layer before it).
+pub fn largest_activation(cfg: &TrainConfig, res: usize) -> u64 {
+    let c = cfg.model.nf(res).max(cfg.model.nf((res / 2).max(4)));
+    (cfg.batch_at(res) * c * res * res) as u64 * 4
+}
+
+/// Time the steps of `set`; rows that cannot run here (a tensor over the binding limit) are
+/// skipped with a note.
+pub fn measure(
+    ctx: &GpuContext,
+    set: &StepSet,
+    (warmup, repeats): (usize, usize),
+    notes: &mut Vec<String>,
+) -> Vec<TrainStepRow> {
+    let mut t = Trainer::new(set.cfg.clone(), Place::Gpu);
+    let limit = ctx.limits.max_storage_buffer_binding_size;
+    let mut rows = Vec::new();
+    for &res in &set.resolutions {
+        let batch = set.cfg.batch_at(res);
+        if largest_activation(&set.cfg, res) > limit {
+            let note = format!(
+                "train step {res}x{res} batch {batch} skipped: its activations exceed the \
+                 device's {} MiB binding limit",
+                limit >> 20
+            );
+            eprintln!("bench: {note}");
+            notes.push(note);
+            continue;
+        }
+        // The stable phase at `res`; the step counter moves on, the phase does not.
+        let start = t
+            .schedule
+            .phases
+            .iter()
+            .rev()
+            .find(|p| p.res == res)
+            .expect("every resolution has a phase")
+            .start;
+        let c = set.cfg.model.channels;
+        let reals = ops::rand_uniform(&[batch, c, res, res], 0x5EED, 0, -1.0, 1.0, Place::Gpu);
+        let mut step = || {
+            t.progress.images = start;
+            drop(t.step(&reals));
+        };
+        let wall = summarize(&time_gpu(ctx, Method::Wall, warmup, repeats, &mut step));
+        let gpu_ms = (Method::choose(ctx, false) == Method::Timestamp)
+            .then(|| summarize(&time_gpu(ctx, Method::Timestamp, 0, repeats, &mut step)).median);
+        let families = if ctx.profile_start() {
+            step();
+            profile::by_family(&ctx.profile_take(true))
+        } else {
+            BTreeMap::new()
+        };
+        let row = TrainStepRow {
+            res: res as u32,
+            batch: batch as u32,
+            median_ms: wall.median,
+            spread_ms: [wall.p10, wall.p90],
+            images_per_s: batch as f64 / (wall.median * 1e-3),
+            gpu_ms,
+            families,
+        };
+        eprintln!(
+            "bench: train step {res}x{res} batch {batch}: {:.2} ms, {:.1} img/s",
+            row.median_ms, row.images_per_s
+        );
+        rows.push(row);
+        ctx.pool.trim();
+    }
+    rows
+}
