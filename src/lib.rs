@@ -5,6 +5,7 @@
 //! See docs/ARCHITECTURE.md.
 
 pub mod autograd;
+pub mod bench;
 pub mod check;
 pub mod cpu;
 pub mod data;

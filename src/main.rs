@@ -33,6 +33,8 @@ enum Command {
     Train(sgw::train::run::TrainArgs),
     /// Pictures from a checkpoint (grid, single images, interpolation, style mixing).
     Generate(sgw::train::generate::GenerateArgs),
+    /// Time each kernel against the device's FMA and copy ceilings and the CPU reference.
+    Bench(sgw::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => sgw::train::generate::generate(&a)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
+        Command::Bench(args) => sgw::bench::run_cli(&args),
     };
     match result {
         Ok(code) => code,
