@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// shapes StyleGAN training runs.
     #[arg(long)]
     pub quick: bool,
+    /// The training shapes even on a software adapter (where --quick is the default: the
+    /// full set would take hours on a CPU).
+    #[arg(long, conflicts_with = "quick")]
+    pub full: bool,
     /// Also write the results to this file as JSON (schema in BENCHMARKS.md).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -106,6 +110,16 @@ fn device_info(ctx: &GpuContext) -> DeviceInfo {
 /// Run the benchmarks `args` select and return the report; progress goes to stderr.
 pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
     let ctx = gpu::try_gpu()?;
+    let mut notes = Vec::new();
+    let mut args = args.clone();
+    if ctx.is_software() && !args.quick && !args.full {
+        args.quick = true;
+        let note =
+            "software adapter: running the --quick set (--full asks for the training shapes)";
+        eprintln!("bench: {note}");
+        notes.push(note.to_string());
+    }
+    let args = &args;
     // Poisoning fills every new buffer with NaN: an extra dispatch per op that would be
     // timed with it. It is off unless a test turned it on; restored at the end.
     let poisoned = gpu::poison_enabled();
@@ -113,7 +127,6 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
     let plan = Plan::new(args);
     let method = Method::choose(ctx, args.wall_clock);
     let device = device_info(ctx);
-    let mut notes = Vec::new();
     eprintln!(
         "bench: {} ({}{}), timing: {}",
         device.name,
