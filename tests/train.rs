@@ -107,6 +107,29 @@ fn tiny_training_writes_everything_and_resumes_exactly() {
         la,
         "resumed run differs from the straight run"
     );
+    // Killed between checkpoints: the logs hold steps past the checkpoint. The resume drops
+    // them and trains those steps again, so the log still reads as the straight run.
+    let mut second = args(&root, "c");
+    second.stop_after_steps = Some(5);
+    train(&second).unwrap();
+    let c = root.join("c");
+    let mut extra = fs::OpenOptions::new()
+        .append(true)
+        .open(c.join("losses.csv"))
+        .unwrap();
+    use std::io::Write;
+    for step in 5..8 {
+        writeln!(extra, "{step},{},0.0,8,stable,1.0,9e9,9e9,0,0", step * 4).unwrap();
+    }
+    drop(extra);
+    train(&TrainArgs {
+        resume: Some(c.clone()),
+        ..resume.clone()
+    })
+    .unwrap();
+    assert_eq!(losses(&c), la, "rows past the checkpoint were not replaced");
+    let log = fs::read_to_string(c.join("log.txt")).unwrap();
+    assert!(log.contains("dropped 3 log rows"), "{log}");
 
     // generate on the result.
     let out = root.join("g.png");

@@ -224,6 +224,62 @@ fn append(path: &Path, header: &str, line: &str) -> Res<()> {
     writeln!(f, "{line}").map_err(|e| e.to_string())
 }
 
+/// Keep only the lines of a CSV log whose row `keep` accepts (the header always stays);
+/// rewritten atomically (temporary file, then rename) when anything is dropped. Returns the
+/// kept data rows and how many were dropped. A missing file is no rows.
+fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Res<(Vec<String>, usize)> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok((Vec::new(), 0));
+    };
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let (mut kept, mut dropped) = (Vec::new(), 0);
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        if keep(&fields) {
+            kept.push(line.to_string());
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        let tmp = path.with_extension("csv.tmp");
+        let body: String = std::iter::once(header)
+            .chain(kept.iter().map(String::as_str))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok((kept, dropped))
+}
+
+/// On resume: drop the log rows written after the checkpoint (a run killed between
+/// checkpoints wrote steps that will now be trained again) and rebuild the adversarial
+/// balance from the rows that stay, so the resumed logs read as one run.
+fn reconcile_logs(dir: &Path, step: u64, images: u64, balance: &mut Balance) -> Res<usize> {
+    let (rows, dropped) = keep_rows(&dir.join("losses.csv"), |f| {
+        f.first()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s < step)
+    })?;
+    for row in &rows {
+        let f: Vec<&str> = row.split(',').collect();
+        if let (Some(d), Some(g)) = (f.get(6), f.get(7)) {
+            if let (Ok(d), Ok(g)) = (d.parse::<f64>(), g.parse::<f64>()) {
+                balance.update(d, g);
+            }
+        }
+    }
+    // metrics.csv rows are keyed by kimg with three decimals: images / 1000 exactly.
+    let (_, dropped_metrics) = keep_rows(&dir.join("metrics.csv"), |f| {
+        f.first()
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(|k| (k * 1000.0).round() as u64 <= images)
+    })?;
+    Ok(dropped + dropped_metrics)
+}
+
 struct Run {
     dir: PathBuf,
     t: Trainer,
@@ -571,6 +627,15 @@ fn run_loop(a: &TrainArgs, t: Trainer, ds: Arc<Dataset>, dir: PathBuf) -> Res<()
         sampled_at: None,
         profile: None,
     };
+    if images_at_start > 0 {
+        let p = run.t.progress;
+        let dropped = reconcile_logs(&run.dir, p.step, p.images, &mut run.balance)?;
+        if dropped > 0 {
+            run.log(&format!(
+                "resume: dropped {dropped} log rows written after the checkpoint (they are trained again)"
+            ));
+        }
+    }
     if profile_requested() && run.t.place == Place::Gpu {
         if crate::gpu::gpu().profile_start() {
             run.profile = Some(Vec::new());
