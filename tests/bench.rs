@@ -66,6 +66,9 @@ fn a_training_step_is_timed_with_its_kernel_families() {
     assert_eq!((r.res, r.batch), (4, 8));
     assert!(r.median_ms > 0.0);
     assert!((r.images_per_s - 8.0 / (r.median_ms * 1e-3)).abs() < 1e-9 * r.images_per_s);
+    // Mapping, synthesis, D three times, the penalty's double backward, Adam twice, EMA.
+    assert!(r.dispatches > 100, "{} dispatches", r.dispatches);
+    assert!(r.host_ms > 0.0);
     if ctx.can_profile() {
         // A step runs convolutions, AdaIN, the mapping network's matmuls and both optimisers.
         for family in ["conv", "adain", "matmul", "optim"] {

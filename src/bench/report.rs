@@ -148,13 +148,15 @@ pub fn table(r: &Report) -> String {
 /// Whole training steps: time, images/s, and each kernel family's share of the GPU time.
 fn steps_table(rows: &[TrainStepRow]) -> String {
     let header = format!(
-        "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10}  {}",
+        "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10}  {}",
         "train step",
         "batch",
         "median ms",
         "spread p10..p90",
         "img/s",
         "GPU ms",
+        "host ms",
+        "dispatches",
         "GPU time by family"
     );
     let mut s = format!("\n{header}\n{}\n", "-".repeat(header.len() + 30));
@@ -168,13 +170,15 @@ fn steps_table(rows: &[TrainStepRow]) -> String {
             .map(|(f, ms)| format!("{f} {:.0}%", 100.0 * **ms / total.max(1e-12)))
             .collect();
         s += &format!(
-            "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10}  {}\n",
+            "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10}  {}\n",
             format!("{0}x{0}", t.res),
             t.batch,
             ms(t.median_ms),
             format!("{}..{}", ms(t.spread_ms[0]), ms(t.spread_ms[1])),
             rate(t.images_per_s),
             t.gpu_ms.map_or("-".into(), ms),
+            ms(t.host_ms),
+            t.dispatches,
             shares.join(", ")
         );
     }

@@ -32,6 +32,11 @@ pub struct TrainStepRow {
     pub images_per_s: f64,
     /// GPU time per step from timestamp queries (median); None without them.
     pub gpu_ms: Option<f64>,
+    /// Host time to record and submit one step (no wait): above gpu_ms, the step is bound
+    /// by the CPU side (op dispatch, bind groups), not by the kernels.
+    pub host_ms: f64,
+    /// Kernel dispatches in one step.
+    pub dispatches: u64,
     /// GPU milliseconds per kernel family (shader folder: conv, adain, optim, ...) in one
     /// profiled step; empty without timestamp queries.
     pub families: BTreeMap<String, f64>,
@@ -109,6 +114,13 @@ pub fn measure(
         let wall = summarize(&time_gpu(ctx, Method::Wall, warmup, repeats, &mut step));
         let gpu_ms = (Method::choose(ctx, false) == Method::Timestamp)
             .then(|| summarize(&time_gpu(ctx, Method::Timestamp, 0, repeats, &mut step)).median);
+        ctx.sync();
+        let (d0, _) = ctx.counters();
+        let t0 = std::time::Instant::now();
+        step();
+        let host_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let dispatches = ctx.counters().0 - d0;
+        ctx.sync();
         let families = if ctx.profile_start() {
             step();
             profile::by_family(&ctx.profile_take(true))
@@ -122,10 +134,13 @@ pub fn measure(
             spread_ms: [wall.p10, wall.p90],
             images_per_s: batch as f64 / (wall.median * 1e-3),
             gpu_ms,
+            host_ms,
+            dispatches,
             families,
         };
         eprintln!(
-            "bench: train step {res}x{res} batch {batch}: {:.2} ms, {:.1} img/s",
+            "bench: train step {res}x{res} batch {batch}: {:.2} ms, {:.1} img/s, \
+             {dispatches} dispatches recorded in {host_ms:.1} ms",
             row.median_ms, row.images_per_s
         );
         rows.push(row);
