@@ -29,6 +29,7 @@ use crate::cpu::conv::ConvDims;
 use crate::ops;
 use crate::optim::{ema_update, Adam, AdamConfig, ParamGroup};
 use crate::tensor::{Place, Tensor};
+use crate::train::config::TrainConfig;
 
 /// Runs the op once (records it, on the GPU).
 pub type Run = Box<dyn FnMut()>;
@@ -46,22 +47,6 @@ pub struct KernelBench {
 }
 
 const F32: f64 = 4.0;
-
-/// The StyleGAN training schedule: (resolution, minibatch).
-pub const SCHEDULE: [(usize, usize); 7] = [
-    (4, 128),
-    (8, 128),
-    (16, 128),
-    (32, 64),
-    (64, 32),
-    (128, 16),
-    (256, 8),
-];
-
-/// Feature maps at a resolution: min(16384 / res, 512).
-pub fn nf(res: usize) -> usize {
-    (16384 / res).min(512)
-}
 
 /// Seeds of the inputs: distinct Philox counter blocks, so no two tensors share numbers.
 fn rand(shape: &[usize], block: u64, std: f64, place: Place) -> Tensor {
@@ -413,9 +398,12 @@ pub fn quick_set() -> Vec<KernelBench> {
 /// extra shapes tools/pytorch_bench.py times so each of its rows has a partner here.
 pub fn full_set() -> Vec<KernelBench> {
     let mut convs = Vec::new();
-    for (res, batch) in SCHEDULE {
-        convs.push((batch, nf(res), nf(res), res, res, 3));
-        convs.push((batch, nf(res), 3, res, res, 1));
+    // The default run's own table: what `train` would run on this GPU.
+    let cfg = TrainConfig::full();
+    for res in cfg.model.resolutions() {
+        let (batch, nf) = (cfg.batch_at(res), cfg.model.nf(res));
+        convs.push((batch, nf, nf, res, res, 3));
+        convs.push((batch, nf, 3, res, res, 1));
     }
     convs.extend([
         (16, 256, 256, 32, 32, 3),
