@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::gpu::{self, GpuContext, GpuError};
+use crate::ops::conv::{self, TilingPolicy};
 use crate::tensor::Place;
 use report::DeviceInfo;
 use timing::{summarize, time_cpu, time_gpu, CpuRates, Method};
@@ -58,6 +59,10 @@ pub struct BenchArgs {
     /// the filter is "train_step").
     #[arg(long)]
     pub no_steps: bool,
+    /// Convolution tiles: auto (by size, as training runs), or force narrow (ROWS x 64) or
+    /// wide (128 x 128) everywhere, to compare the two kernels on this device.
+    #[arg(long, value_name = "auto|narrow|wide", value_parser = ["auto", "narrow", "wide"])]
+    pub conv_tiling: Option<String>,
 }
 
 /// A CPU run estimated longer than this is skipped (and printed as "-").
@@ -120,6 +125,16 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
         notes.push(note.to_string());
     }
     let args = &args;
+    let tiling_before = conv::tiling_policy();
+    let policy = match args.conv_tiling.as_deref() {
+        Some("narrow") => TilingPolicy::Narrow,
+        Some("wide") => TilingPolicy::Wide,
+        _ => TilingPolicy::Auto,
+    };
+    conv::set_tiling_policy(policy);
+    if policy != TilingPolicy::Auto {
+        notes.push(format!("convolution tiling forced: {policy:?}"));
+    }
     // Poisoning fills every new buffer with NaN: an extra dispatch per op that would be
     // timed with it. It is off unless a test turned it on; restored at the end.
     let poisoned = gpu::poison_enabled();
@@ -247,6 +262,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
         train_step::measure(ctx, &set, plan.step_runs, &mut notes)
     };
     gpu::set_poison(poisoned);
+    conv::set_tiling_policy(tiling_before);
     Ok(Report {
         device,
         timing: method.name().to_string(),

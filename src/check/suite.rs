@@ -375,12 +375,37 @@ pub fn run_all(filter: Option<&str>) -> Vec<Row> {
         .filter(|c| keep(&c.op))
         .flat_map(run_case)
         .collect();
+    rows.extend(run_wide_conv_cases(&keep));
     if keep("adam (fused)") {
         rows.push(super::optim::adam_row());
     }
     if keep("ema") {
         rows.push(super::optim::ema_row());
     }
+    rows
+}
+
+/// The conv cases again with the wide 128 x 128 tiles forced: at these shapes the size rule
+/// picks the narrow ones, so a device would otherwise never check the kernel that its large
+/// layers run.
+fn run_wide_conv_cases(keep: &dyn Fn(&str) -> bool) -> Vec<Row> {
+    use crate::ops::conv::{set_tiling_policy, tiling_policy, TilingPolicy};
+    let cases: Vec<Case> = stylegan_cases()
+        .into_iter()
+        .filter(|c| c.op.starts_with("conv2d"))
+        .map(|mut c| {
+            c.op = format!("{} [wide tiles]", c.op);
+            c
+        })
+        .filter(|c| keep(&c.op))
+        .collect();
+    if cases.is_empty() {
+        return Vec::new();
+    }
+    let before = tiling_policy();
+    set_tiling_policy(TilingPolicy::Wide);
+    let rows = cases.iter().flat_map(run_case).collect();
+    set_tiling_policy(before);
     rows
 }
 

@@ -44,8 +44,16 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/random/philox_fill.wgsl"),
     ),
     (
+        "conv/gemm_operands.wgsl",
+        include_str!("../../shaders/conv/gemm_operands.wgsl"),
+    ),
+    (
         "conv/implicit_gemm.wgsl",
         include_str!("../../shaders/conv/implicit_gemm.wgsl"),
+    ),
+    (
+        "conv/implicit_gemm_wide.wgsl",
+        include_str!("../../shaders/conv/implicit_gemm_wide.wgsl"),
     ),
     (
         "resample/upsample.wgsl",

@@ -6,6 +6,7 @@
 //! (u, v: the incoming gradients.) Kernel `shaders/conv/implicit_gemm.wgsl` (MODE 0, 1, 2),
 //! reference `cpu::conv`. `scale` (gain / sqrt(fan_in) * lr_mul) is applied in the kernel.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::{mul_scalar, same_place, sum, tile_rows};
@@ -68,16 +69,86 @@ fn params(
     v
 }
 
-/// The kernel for `mode` and `d`'s kernel size, its tile sized for a GEMM with `rows` rows,
-/// and its workgroup grid (x, y).
-fn gemm(mode: u32, d: &ConvDims, rows: usize, cols: usize) -> (Kernel, [u32; 2]) {
-    let tr = tile_rows(rows);
-    let kernel = Kernel::new("conv/implicit_gemm.wgsl")
-        .with("MODE", mode as f64)
-        .with("ROWS", tr as f64)
-        .with("KH", d.kh as f64)
-        .with("KW", d.kw as f64);
-    (kernel, [cols.div_ceil(64) as u32, rows.div_ceil(tr) as u32])
+/// How a convolution GEMM is cut into workgroup tiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tiling {
+    /// `implicit_gemm.wgsl`: ROWS x 64 tiles, ROWS = 16, 32 or 64 from the row count.
+    Narrow(usize),
+    /// `implicit_gemm_wide.wgsl`: 128 x 128 tiles, 8 x 8 outputs per invocation.
+    Wide,
+}
+
+/// Which tilings the convolutions may use: `Auto` in real work; tests and `gradcheck` force
+/// each so that both kernels are checked whatever the shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TilingPolicy {
+    Auto,
+    Narrow,
+    Wide,
+}
+
+static POLICY: AtomicU8 = AtomicU8::new(0);
+
+pub fn set_tiling_policy(p: TilingPolicy) {
+    POLICY.store(p as u8, Ordering::SeqCst);
+}
+
+pub fn tiling_policy() -> TilingPolicy {
+    match POLICY.load(Ordering::SeqCst) {
+        1 => TilingPolicy::Narrow,
+        2 => TilingPolicy::Wide,
+        _ => TilingPolicy::Auto,
+    }
+}
+
+/// Wide tiles need at least this many of them (or a splittable reduction): below it a
+/// large GPU would sit half idle, and the narrow tiles' 4x more workgroups fill it better.
+const WIDE_MIN_GROUPS: usize = 256;
+
+/// The tiling of a GEMM with `rows` x `cols` outputs; `splittable`: its reduction can be
+/// split across workgroups (the weight gradient), which fills the grid anyway.
+pub fn tiling(rows: usize, cols: usize, splittable: bool) -> Tiling {
+    match tiling_policy() {
+        TilingPolicy::Narrow => Tiling::Narrow(tile_rows(rows)),
+        TilingPolicy::Wide => Tiling::Wide,
+        TilingPolicy::Auto => {
+            let groups = rows.div_ceil(128) * cols.div_ceil(128);
+            if rows >= 128 && cols >= 128 && (splittable || groups >= WIDE_MIN_GROUPS) {
+                Tiling::Wide
+            } else {
+                Tiling::Narrow(tile_rows(rows))
+            }
+        }
+    }
+}
+
+impl Tiling {
+    /// (tile rows, tile columns).
+    fn tile(self) -> (usize, usize) {
+        match self {
+            Tiling::Narrow(rows) => (rows, 64),
+            Tiling::Wide => (128, 128),
+        }
+    }
+
+    /// Workgroups along (columns, rows).
+    fn grid(self, rows: usize, cols: usize) -> [u32; 2] {
+        let (tr, tc) = self.tile();
+        [cols.div_ceil(tc) as u32, rows.div_ceil(tr) as u32]
+    }
+
+    /// The kernel for `mode` and `d`'s kernel size.
+    fn kernel(self, mode: u32, d: &ConvDims) -> Kernel {
+        let k = match self {
+            Tiling::Narrow(rows) => {
+                Kernel::new("conv/implicit_gemm.wgsl").with("ROWS", rows as f64)
+            }
+            Tiling::Wide => Kernel::new("conv/implicit_gemm_wide.wgsl"),
+        };
+        k.with("MODE", mode as f64)
+            .with("KH", d.kh as f64)
+            .with("KW", d.kw as f64)
+    }
 }
 
 /// MODE 0 or 1 on the GPU: output [N, M, H, W].
@@ -92,9 +163,11 @@ fn gpu_pass(
 ) -> GpuBuffer {
     let ctx = gpu::gpu();
     let out = ctx.alloc((d.n * m * d.hw()) as u64 * 4);
-    let (kernel, [gx, gy]) = gemm(mode, d, m, d.n * d.hw());
+    let cols = d.n * d.hw();
+    let t = tiling(m, cols, false);
+    let [gx, gy] = t.grid(m, cols);
     ctx.dispatch(
-        &kernel,
+        &t.kernel(mode, d),
         &params(d, 1, 0, bias.is_some(), scale, bias_scale),
         &[src, wt, bias.unwrap_or(wt), &out],
         [gx, gy, 1],
@@ -102,12 +175,12 @@ fn gpu_pass(
     out
 }
 
-/// How many chunks the weight gradient's pixel reduction is split into, and their size.
-pub fn weight_splits(d: &ConvDims) -> (usize, usize) {
+/// How many chunks the weight gradient's pixel reduction is split into, and their size, for
+/// the tiling `t` of its K x C*taps output.
+pub fn weight_splits(d: &ConvDims, t: Tiling) -> (usize, usize) {
     let pixels = d.n * d.hw();
-    let gx = (d.c * d.taps()).div_ceil(64);
-    let gy = d.k.div_ceil(tile_rows(d.k));
-    let want = TARGET_GROUPS.div_ceil(gx * gy);
+    let [gx, gy] = t.grid(d.k, d.c * d.taps());
+    let want = TARGET_GROUPS.div_ceil((gx * gy) as usize);
     let max_by_size = pixels.div_ceil(MIN_CHUNK).max(1);
     let splits = want.clamp(1, max_by_size);
     let chunk = pixels.div_ceil(splits).div_ceil(16) * 16;
@@ -226,12 +299,13 @@ pub fn conv2d_backward_weight(x: &Tensor, g: &Tensor, kernel: [usize; 2], scale:
         ))),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
-            let (splits, chunk) = weight_splits(&d);
             let cols = d.c * d.taps();
+            let t = tiling(d.k, cols, true);
+            let (splits, chunk) = weight_splits(&d, t);
             let partial = ctx.alloc((d.k * cols * splits) as u64 * 4);
-            let (kernel, [gx, gy]) = gemm(2, &d, d.k, cols);
+            let [gx, gy] = t.grid(d.k, cols);
             ctx.dispatch(
-                &kernel,
+                &t.kernel(2, &d),
                 &params(&d, splits, chunk, false, scale, 0.0),
                 &[buf, g.storage().gpu_buffer(), buf, &partial],
                 [gx, gy, splits as u32],
