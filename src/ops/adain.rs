@@ -25,16 +25,28 @@ fn check(x: &Tensor, ys: &Tensor, yb: &Tensor) -> (usize, usize) {
     (x.dim(0) * x.dim(1), x.dim(2) * x.dim(3))
 }
 
-/// One workgroup per plane, folded into y past 65535.
-/// Threads per plane (the kernels' WG): 64 up to 64x64 planes, 256 above.
+/// Threads per plane (the kernels' WG): 64 up to 32x32 planes, 256 above (a cached 64x64
+/// plane is 16 KiB of workgroup memory: 256 threads keep a GPU's occupancy up).
 fn plane_threads(hw: usize) -> f64 {
-    if hw <= 4096 {
+    if hw <= 1024 {
         64.0
     } else {
         256.0
     }
 }
 
+/// The kernels' CACHE: `hw` when `arrays` planes of it fit in the device's workgroup memory
+/// beside the 1 KiB reduction buffer, so the data is read from memory once; else 1 (off).
+fn plane_cache(hw: usize, arrays: usize) -> f64 {
+    let limit = gpu::gpu().limits.max_compute_workgroup_storage_size as usize;
+    if arrays * hw * 4 + 1024 <= limit {
+        hw as f64
+    } else {
+        1.0
+    }
+}
+
+/// One workgroup per plane, folded into y past 65535.
 fn plane_groups(planes: usize) -> [u32; 3] {
     let y = planes.div_ceil(65535).max(1);
     [planes.div_ceil(y) as u32, y as u32, 1]
@@ -61,7 +73,9 @@ pub fn adain(x: &Tensor, ys: &Tensor, yb: &Tensor) -> Tensor {
             let ctx = gpu::gpu();
             let out = ctx.alloc(x.numel() as u64 * 4);
             ctx.dispatch(
-                &Kernel::new("adain/forward.wgsl").with("WG", plane_threads(hw)),
+                &Kernel::new("adain/forward.wgsl")
+                    .with("WG", plane_threads(hw))
+                    .with("CACHE", plane_cache(hw, 1)),
                 &[planes as u32, hw as u32, (EPS as f32).to_bits()],
                 &[
                     buf,
@@ -122,7 +136,9 @@ pub fn fused_backward(x: &Tensor, ys: &Tensor, g: &Tensor) -> (Tensor, Tensor, T
             let dys = ctx.alloc(planes as u64 * 4);
             let dyb = ctx.alloc(planes as u64 * 4);
             ctx.dispatch(
-                &Kernel::new("adain/backward.wgsl").with("WG", plane_threads(hw)),
+                &Kernel::new("adain/backward.wgsl")
+                    .with("WG", plane_threads(hw))
+                    .with("CACHE", plane_cache(hw, 2)),
                 &[planes as u32, hw as u32, (EPS as f32).to_bits()],
                 &[
                     buf,
