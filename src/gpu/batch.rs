@@ -189,28 +189,28 @@ impl GpuContext {
             layout: &pipe.layout,
             entries: &entries,
         });
-        if let Some(prof) = b.profiler.as_mut() {
-            // A pass of its own, timestamped at its beginning and end.
-            let (set, i) = prof.slot(&self.device, kernel);
-            let mut pass =
-                b.encoder(&self.device)
-                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: None,
-                        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                            query_set: &set,
-                            beginning_of_pass_write_index: Some(i),
-                            end_of_pass_write_index: Some(i + 1),
-                        }),
-                    });
-            pass.set_pipeline(&pipe.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        } else {
-            let pass = b.pass(&self.device);
-            pass.set_pipeline(&pipe.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        }
+        // Profiling: a pass of its own, timestamped at its beginning and end.
+        let slot = b.profiler.as_mut().map(|p| p.slot(&self.device, kernel));
+        let mut own_pass;
+        let pass = match &slot {
+            Some((set, i)) => {
+                let desc = wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: set,
+                        beginning_of_pass_write_index: Some(*i),
+                        end_of_pass_write_index: Some(i + 1),
+                    }),
+                };
+                let enc = b.encoder(&self.device);
+                own_pass = enc.begin_compute_pass(&desc).forget_lifetime();
+                &mut own_pass
+            }
+            None => b.pass(&self.device),
+        };
+        pass.set_pipeline(&pipe.pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         b.dispatches.fetch_add(1, Ordering::Relaxed);
     }
 
