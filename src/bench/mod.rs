@@ -112,10 +112,8 @@ fn device_info(ctx: &GpuContext) -> DeviceInfo {
     }
 }
 
-/// Run the benchmarks `args` select and return the report; progress goes to stderr.
-pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
-    let ctx = gpu::try_gpu()?;
-    let mut notes = Vec::new();
+/// `args` as run on this device: a software adapter gets the quick set unless `--full`.
+fn effective_args(ctx: &GpuContext, args: &BenchArgs, notes: &mut Vec<String>) -> BenchArgs {
     let mut args = args.clone();
     if ctx.is_software() && !args.quick && !args.full {
         args.quick = true;
@@ -124,16 +122,29 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
         eprintln!("bench: {note}");
         notes.push(note.to_string());
     }
-    let args = &args;
-    let tiling_before = conv::tiling_policy();
-    let policy = match args.conv_tiling.as_deref() {
+    args
+}
+
+fn tiling_policy(args: &BenchArgs) -> TilingPolicy {
+    match args.conv_tiling.as_deref() {
         Some("narrow") => TilingPolicy::Narrow,
         Some("wide") => TilingPolicy::Wide,
         _ => TilingPolicy::Auto,
-    };
-    conv::set_tiling_policy(policy);
-    if policy != TilingPolicy::Auto {
-        notes.push(format!("convolution tiling forced: {policy:?}"));
+    }
+}
+
+/// Run the benchmarks `args` select and return the report; progress goes to stderr.
+pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
+    let ctx = gpu::try_gpu()?;
+    let mut notes = Vec::new();
+    let args = &effective_args(ctx, args, &mut notes);
+    let tiling_before = conv::tiling_policy();
+    conv::set_tiling_policy(tiling_policy(args));
+    if tiling_policy(args) != TilingPolicy::Auto {
+        notes.push(format!(
+            "convolution tiling forced: {:?}",
+            tiling_policy(args)
+        ));
     }
     // Poisoning fills every new buffer with NaN: an extra dispatch per op that would be
     // timed with it. It is off unless a test turned it on; restored at the end.
@@ -168,6 +179,38 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
         ceil.copy_gbs,
         sizes.copy_bytes >> 20
     );
+    let only_steps = args.filter.as_deref() == Some("train_step");
+    let kernels = if only_steps {
+        Vec::new()
+    } else {
+        kernel_rows(ctx, args, &plan, method, ceil, &mut notes)
+    };
+    let steps = if args.no_steps || (args.filter.is_some() && !only_steps) {
+        Vec::new()
+    } else {
+        step_rows(ctx, args, &plan, &mut notes)
+    };
+    gpu::set_poison(poisoned);
+    conv::set_tiling_policy(tiling_before);
+    Ok(Report {
+        device,
+        timing: method.name().to_string(),
+        ceilings: ceil,
+        kernels,
+        train_step: steps,
+        notes,
+    })
+}
+
+/// Every kernel of the selected set: GPU time, rates against the ceilings, the CPU twin.
+fn kernel_rows(
+    ctx: &GpuContext,
+    args: &BenchArgs,
+    plan: &Plan,
+    method: Method,
+    ceil: ceilings::Ceilings,
+    notes: &mut Vec<String>,
+) -> Vec<KernelRow> {
     let cpu_rates = (!args.no_cpu).then(CpuRates::measure);
     if let Some(r) = cpu_rates {
         eprintln!(
@@ -176,16 +219,9 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
             r.gflops, r.gbs
         );
     }
-
     let limit = ctx.limits.max_storage_buffer_binding_size;
     let mut rows = Vec::new();
-    let only_steps = args.filter.as_deref() == Some("train_step");
-    let benches = if only_steps {
-        Vec::new()
-    } else {
-        kernels::filtered(kernels::set(args.quick), args.filter.as_deref())
-    };
-    for b in benches {
+    for b in kernels::filtered(kernels::set(args.quick), args.filter.as_deref()) {
         if b.largest_buffer > limit {
             let note = format!(
                 "{} {} skipped: a {} MiB tensor exceeds the device's {} MiB binding limit",
@@ -209,23 +245,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
             let mut run = (b.setup)(Place::Cpu32);
             Some(summarize(&time_cpu(warm, reps, &mut run)).median)
         });
-        // A kernel below the timestamp resolution reads as 0 ns; 1 ns keeps rates finite.
-        let secs = (gpu_ms.median * 1e-3).max(1e-9);
-        let gflops = b.flops / secs / 1e9;
-        let gbs = b.bytes / secs / 1e9;
-        let frac = |x: f64, c: f64| if c > 0.0 { x / c } else { 0.0 };
-        let row = KernelRow {
-            name: b.name.to_string(),
-            shape: b.shape.clone(),
-            median_ms: gpu_ms.median,
-            spread_ms: [gpu_ms.p10, gpu_ms.p90],
-            gflops,
-            gbs,
-            frac_fma: frac(gflops, ceil.fma_gflops),
-            frac_copy: frac(gbs, ceil.copy_gbs),
-            cpu_ms,
-            speedup_vs_cpu: cpu_ms.map(|c| c / gpu_ms.median),
-        };
+        let row = KernelRow::new(&b, gpu_ms, cpu_ms, ceil);
         eprintln!(
             "bench: {:<24} {:<34} {:>10.4} ms{}",
             row.name,
@@ -243,34 +263,30 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
         plan.cpu_repeats,
         if args.no_cpu { " (--no-cpu)" } else { "" }
     ));
-    let steps = if args.no_steps || (args.filter.is_some() && !only_steps) {
-        Vec::new()
-    } else {
-        let set = train_step::step_set(args.quick);
-        let m = &set.cfg.model;
-        notes.push(format!(
-            "train step: z/w {}, fmap_base {}, fmap_max {}, {} channel(s), built to {r}x{r}; \
-             wall clock = median of {} synchronised steps after {} warm-up",
-            m.z_dim,
-            m.fmap_base,
-            m.fmap_max,
-            m.channels,
-            plan.step_runs.1,
-            plan.step_runs.0,
-            r = m.max_res,
-        ));
-        train_step::measure(ctx, &set, plan.step_runs, &mut notes)
-    };
-    gpu::set_poison(poisoned);
-    conv::set_tiling_policy(tiling_before);
-    Ok(Report {
-        device,
-        timing: method.name().to_string(),
-        ceilings: ceil,
-        kernels: rows,
-        train_step: steps,
-        notes,
-    })
+    rows
+}
+
+/// Whole training steps of the quick or the full model.
+fn step_rows(
+    ctx: &GpuContext,
+    args: &BenchArgs,
+    plan: &Plan,
+    notes: &mut Vec<String>,
+) -> Vec<TrainStepRow> {
+    let set = train_step::step_set(args.quick);
+    let m = &set.cfg.model;
+    notes.push(format!(
+        "train step: z/w {}, fmap_base {}, fmap_max {}, {} channel(s), built to {r}x{r}; \
+         wall clock = median of {} synchronised steps after {} warm-up",
+        m.z_dim,
+        m.fmap_base,
+        m.fmap_max,
+        m.channels,
+        plan.step_runs.1,
+        plan.step_runs.0,
+        r = m.max_res,
+    ));
+    train_step::measure(ctx, &set, plan.step_runs, notes)
 }
 
 /// The `bench` subcommand: run, print the table, write the JSON if asked.

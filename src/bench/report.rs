@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::ceilings::Ceilings;
+use super::kernels::KernelBench;
+use super::timing::Stats;
 use super::train_step::TrainStepRow;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +35,30 @@ pub struct KernelRow {
     /// None when the CPU side was skipped (too slow, or `--no-cpu`).
     pub cpu_ms: Option<f64>,
     pub speedup_vs_cpu: Option<f64>,
+}
+
+impl KernelRow {
+    /// The row of benchmark `b` from its GPU time statistics and the optional CPU median:
+    /// rates from the counted work, fractions of the ceilings.
+    pub fn new(b: &KernelBench, gpu_ms: Stats, cpu_ms: Option<f64>, ceil: Ceilings) -> Self {
+        // A kernel below the timestamp resolution reads as 0 ns; 1 ns keeps rates finite.
+        let secs = (gpu_ms.median * 1e-3).max(1e-9);
+        let gflops = b.flops / secs / 1e9;
+        let gbs = b.bytes / secs / 1e9;
+        let frac = |x: f64, c: f64| if c > 0.0 { x / c } else { 0.0 };
+        KernelRow {
+            name: b.name.to_string(),
+            shape: b.shape.clone(),
+            median_ms: gpu_ms.median,
+            spread_ms: [gpu_ms.p10, gpu_ms.p90],
+            gflops,
+            gbs,
+            frac_fma: frac(gflops, ceil.fma_gflops),
+            frac_copy: frac(gbs, ceil.copy_gbs),
+            cpu_ms,
+            speedup_vs_cpu: cpu_ms.map(|c| c / gpu_ms.median),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
