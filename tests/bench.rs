@@ -108,3 +108,46 @@ fn the_step_sets_match_the_pytorch_script() {
     let batches: Vec<usize> = f.resolutions.iter().map(|&r| f.cfg.batch_at(r)).collect();
     assert_eq!(batches, [128, 128, 128, 64, 32, 16, 8]);
 }
+
+#[test]
+fn the_ceiling_kernels_compute_what_they_count() {
+    use sgw::bench::ceilings::fma_reference;
+    use sgw::gpu::batch::groups_1d;
+    use sgw::gpu::Kernel;
+    let ctx = gpu::gpu();
+    // FMA: whole 256-wide groups (the ceiling launches whole groups; the kernel has no bound
+    // check), output poisoned, every invocation against the f64 twin. The chains converge
+    // to b / (1 - a), so f32 and f64 agree to rounding.
+    let (threads, iters, a, b) = (1024u64, 37u32, 0.999f32, 0.001f32);
+    let out = ctx.alloc(threads * 4);
+    ctx.fill_u32(&out, f32::NAN.to_bits());
+    ctx.dispatch(
+        &Kernel::new("bench/fma.wgsl"),
+        &[iters, a.to_bits(), b.to_bits()],
+        &[&out],
+        groups_1d(threads),
+    );
+    let got: Vec<f32> = bytemuck::pod_collect_to_vec(&ctx.read(&out, threads * 4));
+    for (i, &g) in got.iter().enumerate() {
+        let want = fma_reference(i as u32, iters, a as f64, b as f64);
+        assert!(
+            (g as f64 - want).abs() <= 1e-5 * want.abs(),
+            "fma out[{i}] = {g}, reference {want}"
+        );
+    }
+    // Copy: 1001 vec4s (not a multiple of 256), destination poisoned one vec4 longer.
+    let n4 = 1001u64;
+    let src: Vec<f32> = (0..4 * n4).map(|i| i as f32 * 0.25).collect();
+    let src_buf = ctx.upload(bytemuck::cast_slice(&src));
+    let dst = ctx.alloc((n4 + 1) * 16);
+    ctx.fill_u32(&dst, f32::NAN.to_bits());
+    ctx.dispatch(
+        &Kernel::new("bench/copy.wgsl"),
+        &[n4 as u32],
+        &[&src_buf, &dst],
+        groups_1d(n4),
+    );
+    let got: Vec<f32> = bytemuck::pod_collect_to_vec(&ctx.read(&dst, (n4 + 1) * 16));
+    assert_eq!(&got[..src.len()], &src[..]);
+    assert!(got[src.len()..].iter().all(|v| v.is_nan()), "copied past n");
+}

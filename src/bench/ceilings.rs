@@ -60,6 +60,23 @@ impl Sizes {
     }
 }
 
+/// The CPU twin of `shaders/bench/fma.wgsl`: invocation `i`'s output after `iters` steps of
+/// x = a x + b on its 32 chains (seeds as in the shader), in f64.
+pub fn fma_reference(i: u32, iters: u32, a: f64, b: f64) -> f64 {
+    let seed = (i & 255) as f64 * 1e-3;
+    let mut sum = 0.0;
+    for chain in 0..8 {
+        for lane in 0..4 {
+            let mut x = seed + 0.1 * lane as f64 + 0.01 * chain as f64;
+            for _ in 0..iters {
+                x = a * x + b;
+            }
+            sum += x;
+        }
+    }
+    sum
+}
+
 /// Time both ceiling kernels and return their medians as rates.
 pub fn measure(
     ctx: &GpuContext,
