@@ -125,7 +125,8 @@ fn effective_args(ctx: &GpuContext, args: &BenchArgs, notes: &mut Vec<String>) -
     args
 }
 
-fn tiling_policy(args: &BenchArgs) -> TilingPolicy {
+/// The `--conv-tiling` the user asked for.
+fn requested_tiling(args: &BenchArgs) -> TilingPolicy {
     match args.conv_tiling.as_deref() {
         Some("narrow") => TilingPolicy::Narrow,
         Some("wide") => TilingPolicy::Wide,
@@ -139,12 +140,10 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
     let mut notes = Vec::new();
     let args = &effective_args(ctx, args, &mut notes);
     let tiling_before = conv::tiling_policy();
-    conv::set_tiling_policy(tiling_policy(args));
-    if tiling_policy(args) != TilingPolicy::Auto {
-        notes.push(format!(
-            "convolution tiling forced: {:?}",
-            tiling_policy(args)
-        ));
+    let tiling = requested_tiling(args);
+    conv::set_tiling_policy(tiling);
+    if tiling != TilingPolicy::Auto {
+        notes.push(format!("convolution tiling forced: {tiling:?}"));
     }
     // Poisoning fills every new buffer with NaN: an extra dispatch per op that would be
     // timed with it. It is off unless a test turned it on; restored at the end.

@@ -187,14 +187,6 @@ fn steps_table(rows: &[TrainStepRow]) -> String {
     );
     let mut s = format!("\n{header}\n{}\n", "-".repeat(header.len() + 30));
     for t in rows {
-        let total: f64 = t.families.values().sum();
-        let mut fams: Vec<(&String, &f64)> = t.families.iter().collect();
-        fams.sort_by(|a, b| b.1.total_cmp(a.1));
-        let shares: Vec<String> = fams
-            .iter()
-            .take(6)
-            .map(|(f, ms)| format!("{f} {:.0}%", 100.0 * **ms / total.max(1e-12)))
-            .collect();
         s += &format!(
             "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10}  {}\n",
             format!("{0}x{0}", t.res),
@@ -205,7 +197,7 @@ fn steps_table(rows: &[TrainStepRow]) -> String {
             t.gpu_ms.map_or("-".into(), ms),
             ms(t.host_ms),
             t.dispatches,
-            shares.join(", ")
+            crate::gpu::profile::family_shares(&t.families, 6)
         );
     }
     s

@@ -141,10 +141,12 @@ impl Kernel {
         self.constants.push((name, value.into()));
         self
     }
-    fn key(&self) -> String {
+    /// The path and its constants, e.g. `conv/implicit_gemm.wgsl MODE=2 ROWS=64`: the
+    /// pipeline cache key and the name the kernel profile reports.
+    pub fn label(&self) -> String {
         let mut k = self.path.to_string();
         for (n, v) in &self.constants {
-            k += &format!("|{n}={v}");
+            k += &format!(" {n}={v}");
         }
         k
     }
@@ -162,7 +164,7 @@ pub struct PipelineCache {
 
 impl PipelineCache {
     pub fn get(&self, device: &wgpu::Device, kernel: &Kernel) -> Arc<Pipeline> {
-        let key = kernel.key();
+        let key = kernel.label();
         if let Some(p) = self.map.lock().unwrap().get(&key) {
             return p.clone();
         }

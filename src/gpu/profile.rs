@@ -46,17 +46,9 @@ impl Profiler {
                     count: SET_QUERIES,
                 }));
         }
-        self.labels.push(label(kernel));
+        self.labels.push(kernel.label());
         (self.sets[i / per_set].clone(), 2 * (i % per_set) as u32)
     }
-}
-
-fn label(k: &Kernel) -> String {
-    let mut s = k.path.to_string();
-    for (c, v) in &k.constants {
-        s += &format!(" {c}={v}");
-    }
-    s
 }
 
 /// The folder of a kernel label: its family.
@@ -71,6 +63,18 @@ pub fn by_family(times: &[KernelTime]) -> BTreeMap<String, f64> {
         *m.entry(t.family.clone()).or_insert(0.0) += t.ms;
     }
     m
+}
+
+/// The `most` largest families as "conv 72%, adain 9%, ...", shares of their sum.
+pub fn family_shares(families: &BTreeMap<String, f64>, most: usize) -> String {
+    let total: f64 = families.values().sum();
+    let mut fams: Vec<(&String, &f64)> = families.iter().collect();
+    fams.sort_by(|a, b| b.1.total_cmp(a.1));
+    fams.iter()
+        .take(most)
+        .map(|(f, ms)| format!("{f} {:.0}%", 100.0 * **ms / total.max(1e-12)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Add `more` into `into`, kernel by kernel.

@@ -361,15 +361,9 @@ impl Run {
         let path = self.dir.join("profile.txt");
         fs::write(&path, profile::table(&p)).map_err(|e| e.to_string())?;
         let total: f64 = p.iter().map(|t| t.ms).sum();
-        let mut fams: Vec<(String, f64)> = profile::by_family(&p).into_iter().collect();
-        fams.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let shares: Vec<String> = fams
-            .iter()
-            .map(|(f, ms)| format!("{f} {:.0}%", 100.0 * ms / total.max(1e-12)))
-            .collect();
         self.log(&format!(
             "GPU time by kernel family ({total:.0} ms): {}; per kernel in {}",
-            shares.join(", "),
+            profile::family_shares(&profile::by_family(&p), usize::MAX),
             path.display()
         ));
         Ok(())
