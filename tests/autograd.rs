@@ -109,3 +109,48 @@ fn gradcheck_catches_a_wrong_gradient() {
     let wrong: Vec<f64> = x.to_vec_f64().iter().map(|v| 2.0 * v + 1e-4).collect();
     assert!(Errors::of(&wrong, &right[0], 1e-3).max_rel > 1e-6);
 }
+
+#[test]
+fn a_second_walk_through_a_released_graph_is_an_error_naming_the_op() {
+    use sgw::autograd::{try_backward, try_grad, GradOptions};
+    let x = t64(&[1.5, -2.0], &[1, 2]).requires_grad_();
+    let w = t64(&[0.5, -1.0], &[2, 1]);
+    let y = matmul(&softplus(&mul(&x, &x)), &w);
+    let first = try_grad(&[y.clone()], &[x.clone()], GradOptions::default()).unwrap();
+    assert!(first[0].to_vec_f64().iter().all(|g| *g != 0.0));
+    // The first walk released the graph: walking it again must not give zeros.
+    let again = try_grad(&[y.clone()], &[x.clone()], GradOptions::default());
+    let e = again.expect_err("a released graph was walked again without an error");
+    assert_eq!(e.op, "matmul", "the error names the released op it reached");
+    assert!(e.to_string().contains("retain_graph"), "{e}");
+    assert!(try_backward(&y, false).is_err());
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grad_of(&y, &x, false)));
+    let msg = panicked.expect_err("grad must refuse, as PyTorch does");
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("`matmul`") && msg.contains("retain_graph"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn retain_graph_allows_walking_the_same_graph_twice() {
+    use sgw::autograd::{try_grad, GradOptions};
+    let x = t64(&[1.5, -2.0], &[2]).requires_grad_();
+    let y = sum_all(&softplus(&mul(&x, &x)));
+    let keep = GradOptions {
+        create_graph: false,
+        retain_graph: true,
+    };
+    let a = try_grad(&[y.clone()], &[x.clone()], keep).unwrap()[0].to_vec_f64();
+    let b = try_grad(&[y.clone()], &[x.clone()], GradOptions::default()).unwrap()[0].to_vec_f64();
+    assert_eq!(a, b);
+    // d/dx softplus(x^2) = sigmoid(x^2) * 2x
+    for (g, x) in a.iter().zip([1.5f64, -2.0]) {
+        let want = 2.0 * x / (1.0 + (-x * x).exp());
+        assert!((g - want).abs() < 1e-12, "{g} vs {want}");
+    }
+    // The second walk (no retain) released it.
+    assert!(try_grad(&[y], &[x], GradOptions::default()).is_err());
+}

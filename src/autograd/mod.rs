@@ -69,21 +69,61 @@ fn topo_order(outputs: &[Tensor]) -> Vec<Tensor> {
     order
 }
 
+/// How a walk treats the graph.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GradOptions {
+    /// Record the gradients' own graph, so they can be differentiated again.
+    pub create_graph: bool,
+    /// Keep the graph's saved tensors so it can be walked again. Without it (and without
+    /// `create_graph`, which implies it) each op's record is released as the walk passes it.
+    pub retain_graph: bool,
+}
+
+impl GradOptions {
+    /// `create_graph` with the graph retained, as PyTorch's default.
+    pub fn create_graph(on: bool) -> Self {
+        GradOptions {
+            create_graph: on,
+            retain_graph: on,
+        }
+    }
+}
+
+/// A walk reached an op whose record an earlier walk released.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphReleased {
+    pub op: &'static str,
+    pub shape: Vec<usize>,
+}
+
+impl std::fmt::Display for GraphReleased {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "trying to differentiate through `{}` (output {:?}) a second time, but its saved \
+             tensors were released by an earlier grad/backward; pass retain_graph \
+             (GradOptions) to that first call to walk the graph more than once",
+            self.op, self.shape
+        )
+    }
+}
+
+impl std::error::Error for GraphReleased {}
+
 /// Gradients of `sum(outputs[i] * grad_outputs[i])` with respect to `inputs`.
 ///
-/// `grad_outputs` defaults to ones. With `create_graph` the returned gradients are themselves
-/// differentiable and the graph is kept; without it the graph's saved tensors are released.
-/// An input the outputs do not depend on gets zeros.
-pub fn grad_with(
+/// `grad_outputs` defaults to ones. An input the outputs do not depend on gets zeros. A
+/// gradient that must flow through an op released by an earlier walk is an error.
+pub fn try_grad_with(
     outputs: &[Tensor],
     grad_outputs: Option<&[Tensor]>,
     inputs: &[Tensor],
-    create_graph: bool,
-) -> Vec<Tensor> {
+    opts: GradOptions,
+) -> Result<Vec<Tensor>, GraphReleased> {
     let order = topo_order(outputs);
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
     {
-        let _mode = set_grad_enabled(create_graph);
+        let _mode = set_grad_enabled(opts.create_graph);
         for (k, out) in outputs.iter().enumerate() {
             let g = match grad_outputs {
                 Some(gs) => gs[k].clone(),
@@ -96,12 +136,20 @@ pub fn grad_with(
             let Some(g) = grads.get(&t.id()).cloned() else {
                 continue;
             };
-            let op = if create_graph {
+            let op = if opts.retain_graph || opts.create_graph {
                 t.node().clone()
             } else {
-                t.node().take()
+                t.release_node()
             };
-            let Some(op) = op else { continue };
+            let Some(op) = op else {
+                if let Some(name) = t.released_op() {
+                    return Err(GraphReleased {
+                        op: name,
+                        shape: t.shape().to_vec(),
+                    });
+                }
+                continue;
+            };
             if !wanted.contains(&t.id()) {
                 grads.remove(&t.id());
             }
@@ -115,7 +163,7 @@ pub fn grad_with(
             }
         }
     }
-    inputs
+    Ok(inputs
         .iter()
         .map(|t| {
             grads
@@ -123,12 +171,36 @@ pub fn grad_with(
                 .cloned()
                 .unwrap_or_else(|| t.zeros_like())
         })
-        .collect()
+        .collect())
 }
 
-/// Gradients of the sum of `outputs` with respect to `inputs`.
+/// [`try_grad_with`] with `retain_graph` = `create_graph`.
+///
+/// # Panics
+/// When the walk reaches an op an earlier walk released (the message names the op), as
+/// PyTorch raises: a second walk needs `retain_graph` on the first.
+pub fn grad_with(
+    outputs: &[Tensor],
+    grad_outputs: Option<&[Tensor]>,
+    inputs: &[Tensor],
+    create_graph: bool,
+) -> Vec<Tensor> {
+    let opts = GradOptions::create_graph(create_graph);
+    try_grad_with(outputs, grad_outputs, inputs, opts).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Gradients of the sum of `outputs` with respect to `inputs` (panics as [`grad_with`]).
 pub fn grad(outputs: &[Tensor], inputs: &[Tensor], create_graph: bool) -> Vec<Tensor> {
     grad_with(outputs, None, inputs, create_graph)
+}
+
+/// Gradients of the sum of `outputs` with respect to `inputs`, with explicit options.
+pub fn try_grad(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    opts: GradOptions,
+) -> Result<Vec<Tensor>, GraphReleased> {
+    try_grad_with(outputs, None, inputs, opts)
 }
 
 /// d(sum of y)/dx for one output and one input.
@@ -142,13 +214,22 @@ pub fn grad_of(y: &Tensor, x: &Tensor, create_graph: bool) -> Tensor {
 }
 
 /// Accumulate d(sum of loss)/d(leaf) into every leaf that requires gradients
-/// (read with `Tensor::grad`), then release the graph.
+/// (read with `Tensor::grad`), then release the graph (panics as [`grad_with`]).
 pub fn backward(loss: &Tensor) {
+    try_backward(loss, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`backward`], keeping the graph for another walk when `retain_graph`.
+pub fn try_backward(loss: &Tensor, retain_graph: bool) -> Result<(), GraphReleased> {
     let leaves: Vec<Tensor> = topo_order(std::slice::from_ref(loss))
         .into_iter()
-        .filter(|t| t.node().is_none())
+        .filter(|t| t.node().is_none() && t.released_op().is_none())
         .collect();
-    let gs = grad(std::slice::from_ref(loss), &leaves, false);
+    let opts = GradOptions {
+        create_graph: false,
+        retain_graph,
+    };
+    let gs = try_grad(std::slice::from_ref(loss), &leaves, opts)?;
     for (leaf, g) in leaves.iter().zip(gs) {
         let total = match leaf.grad() {
             Some(prev) => no_grad(|| crate::ops::add(&prev, &g)),
@@ -156,6 +237,7 @@ pub fn backward(loss: &Tensor) {
         };
         leaf.set_grad(Some(total));
     }
+    Ok(())
 }
 
 fn accumulate(grads: &mut HashMap<u64, Tensor>, t: &Tensor, g: Tensor) {

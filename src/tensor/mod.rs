@@ -53,6 +53,9 @@ pub(crate) struct Inner {
     pub(crate) requires_grad: bool,
     /// The op that produced this tensor, while the graph is alive.
     pub(crate) node: Mutex<Option<Op>>,
+    /// The name of the op this tensor was made by, once a walk without `retain_graph` has
+    /// released it: a later walk through it is an error, not a silent zero.
+    pub(crate) released: Mutex<Option<&'static str>>,
     /// Accumulated gradient of a leaf after `backward`.
     pub(crate) grad: Mutex<Option<Tensor>>,
 }
@@ -91,6 +94,7 @@ impl Tensor {
             storage,
             requires_grad: false,
             node: Mutex::new(None),
+            released: Mutex::new(None),
             grad: Mutex::new(None),
         }))
     }
@@ -105,6 +109,7 @@ impl Tensor {
             storage,
             requires_grad: record,
             node: Mutex::new(if record { Some(op) } else { None }),
+            released: Mutex::new(None),
             grad: Mutex::new(None),
         }))
     }
@@ -228,6 +233,20 @@ impl Tensor {
 
     pub(crate) fn node(&self) -> std::sync::MutexGuard<'_, Option<Op>> {
         self.0.node.lock().unwrap()
+    }
+
+    /// Take the op out of the graph (freeing what it saved) and remember its name.
+    pub(crate) fn release_node(&self) -> Option<Op> {
+        let op = self.node().take();
+        if let Some(op) = &op {
+            *self.0.released.lock().unwrap() = Some(op.name());
+        }
+        op
+    }
+
+    /// The op whose record a walk released, if one did.
+    pub(crate) fn released_op(&self) -> Option<&'static str> {
+        *self.0.released.lock().unwrap()
     }
 
     /// True when both handles refer to the same tensor.
