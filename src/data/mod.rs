@@ -22,6 +22,13 @@
 //!   `t10k-images-idx3-ubyte` (default folder `./data/mnist`), zero-padded 28 -> 32 and resized.
 //! - **Folder** ([`open_folder`]): any folder of PNG/JPEG/GIF, recursively, centre-cropped to a
 //!   square and resized; grayscale or colour.
+//! - **NIfTI** ([`open_nifti`]): MRI volumes, one `.nii`/`.nii.gz` file or a folder searched
+//!   recursively for them (`--data PATH`, no default place; `tools/fetch_mni.sh` fetches the
+//!   MNI152 template into `data/`). Each volume is reoriented to the closest canonical RAS
+//!   orientation, clipped to its 0.5th-99.5th intensity percentiles, cut into 2-D slices along
+//!   a [`SliceAxis`] (axial by default), slices with too little tissue dropped, and padded to
+//!   a square field of view in millimetres before resizing, so the voxel aspect is kept.
+//!   Always grayscale.
 //!
 //! Bad data never panics: a missing or empty folder is a [`DataError`]; files that are not
 //! images, or are corrupt or truncated, are skipped and listed in [`Dataset::skipped`]; images
@@ -41,9 +48,11 @@ mod folder;
 mod image_ops;
 mod loader;
 mod mnist;
+mod nifti;
 mod oasis;
 mod phantom;
 
+pub use self::nifti::{open_nifti, SliceAxis};
 pub use error::DataError;
 pub use folder::open_folder;
 pub use loader::{batch_at, batch_indices, mirror_flag, Batch, Loader, PREFETCH_DEPTH};
@@ -67,6 +76,7 @@ pub enum Source {
     Mnist,
     Folder,
     Phantom,
+    Nifti,
 }
 
 /// How to open a dataset.
@@ -100,7 +110,7 @@ impl Default for OpenOptions {
 /// Images as u8, `len` x `channels` x `resolution` x `resolution` (NCHW, row-major), at the
 /// native resolution, a power of two.
 pub struct Dataset {
-    /// Short name: "oasis", "phantom", "mnist" or "folder".
+    /// Short name: "oasis", "phantom", "mnist", "folder" or "nifti".
     pub name: String,
     pub source: Source,
     /// One line for the user, e.g. "OASIS keras_png_slices_data at /x: 9664+1120+544 slices at
@@ -117,6 +127,9 @@ pub struct Dataset {
     /// Images whose channel count differed from the dataset's (an RGB file in a grayscale set,
     /// or the reverse) and were converted.
     pub converted: usize,
+    /// Lines the user should see besides `description`, e.g. that only the first volume of a
+    /// 4-D NIfTI file was used; empty for most sources.
+    pub notices: Vec<String>,
     pixels: Arc<Vec<u8>>,
     cache: Mutex<HashMap<usize, Arc<Vec<u8>>>>,
 }
@@ -157,6 +170,7 @@ impl Dataset {
             skipped: Vec::new(),
             resized: 0,
             converted: 0,
+            notices: Vec::new(),
             pixels: Arc::new(pixels),
             cache: Mutex::new(HashMap::new()),
         }
