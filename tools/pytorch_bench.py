@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch side-by-side for the stylegan-wgpu engine.
+r"""PyTorch side-by-side for the stylegan-wgpu engine.
 
 Builds the same StyleGAN 1 (the engine's src/nn and src/train, NVlabs details) in PyTorch,
 fp32 with TF32 off, and times on this machine:
@@ -11,7 +11,15 @@ fp32 with TF32 off, and times on this machine:
 Then it prints a table, and with `--ours ours.json` the engine's numbers and the ratio
 (>1 means the engine is faster). `--json OUT` writes this run in the engine's schema.
 
-Only needs torch and the standard library:
+With `--load` it instead loads an engine checkpoint's G_ema (config from the checkpoint) and
+draws the picture grid that `stylegan-wgpu generate` draws, at the checkpoint's resolution and
+fade alpha, with the same latents, truncation and noise maps (Philox, reproduced here):
+
+    python3 tools/pytorch_bench.py --load runs/X --latents z.npy --truncation 0.7 \
+        --noise none --out grid.png --npy torch.npy  # compare with `generate ... --npy ours.npy`
+    python3 tools/pytorch_bench.py --load runs/X/checkpoint.safetensors --seeds 1,2,3
+
+The benchmark needs only torch and the standard library; --load also needs numpy:
 
     python3 tools/pytorch_bench.py --quick --device cpu       # tiny shapes, < 2 min on a laptop
     python3 tools/pytorch_bench.py --device cuda --ours ours.json --json torch.json
@@ -51,10 +59,10 @@ DEFAULT_BATCH = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 
 
 class Cfg:
     def __init__(self, z_dim=512, w_dim=512, fmap_base=16384, fmap_max=512, channels=1, max_res=256,
-                 mapping_layers=8, mapping_lr_mul=0.01, mbstd_group=4):
+                 mapping_layers=8, mapping_lr_mul=0.01, mbstd_group=4, start_res=4):
         self.z_dim, self.w_dim = z_dim, w_dim
         self.fmap_base, self.fmap_max = fmap_base, fmap_max
-        self.channels, self.max_res = channels, max_res
+        self.channels, self.max_res, self.start_res = channels, max_res, start_res
         self.mapping_layers, self.mapping_lr_mul = mapping_layers, mapping_lr_mul
         self.mbstd_group = mbstd_group
 
@@ -171,19 +179,19 @@ class EqLinear(nn.Module):
 class EqConv2d(nn.Module):
     """Stride 1, same padding; w ~ N(0, 1) scaled by gain / sqrt(C_in * k * k) at run time.
 
-    Like the engine, every conv owns a bias parameter; the generator's convs leave it unused
-    (their bias is the epilogue's), but it is still in the parameter group Adam steps.
+    The generator's synthesis convs have no bias (`bias=False`): their layer's bias is added
+    in the noise epilogue, as in the engine and the official code.
     """
 
-    def __init__(self, cin, cout, k, gain):
+    def __init__(self, cin, cout, k, gain, bias=True):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
-        self.bias = nn.Parameter(torch.zeros(cout))
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
         self.scale = gain / math.sqrt(cin * k * k)
         self.pad = k // 2
 
-    def forward(self, x, with_bias=True):
-        return F.conv2d(x, self.weight * self.scale, self.bias if with_bias else None, padding=self.pad)
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.pad)
 
 
 # ----------------------------------------------------------------------------------------
@@ -196,19 +204,21 @@ class SynthLayer(nn.Module):
         super().__init__()
         self.res, self.channels = res, c
         self.upsample = res > 4 and cin is not None and first
-        self.conv = None if cin is None else EqConv2d(cin, c, 3, SQRT2)
+        self.conv = None if cin is None else EqConv2d(cin, c, 3, SQRT2, bias=False)
         self.noise_weight = nn.Parameter(torch.zeros(c))
         self.bias = nn.Parameter(torch.zeros(c))
         self.style = EqLinear(w_dim, 2 * c, 1.0, 1.0, 0.0)
 
-    def forward(self, x, w):
+    def forward(self, x, w, noise=None):
+        """`noise` [N, 1, H, W] at this layer's size; None draws torch.randn (training)."""
         if self.conv is not None:
             if self.upsample:
-                x = blur(self.conv(upsample2x(x), with_bias=False))
+                x = blur(self.conv(upsample2x(x)))
             else:
-                x = self.conv(x, with_bias=False)
-        n, _, h, wd = x.shape
-        noise = torch.randn(n, 1, h, wd, device=x.device, dtype=x.dtype)
+                x = self.conv(x)
+        if noise is None:
+            n, _, h, wd = x.shape
+            noise = torch.randn(n, 1, h, wd, device=x.device, dtype=x.dtype)
         x = noise_bias_act(x, noise, self.noise_weight, self.bias)
         s = self.style(w)
         return adain(x, s[:, : self.channels], s[:, self.channels:])
@@ -246,18 +256,32 @@ class Generator(nn.Module):
             x = lrelu(l(x))
         return x
 
-    def synthesis(self, styles, res, trace=None):
-        """Images [B, channels, res, res] (stable phase: alpha = 1, no fade)."""
+    def truncate(self, styles, w_avg, psi, cutoff):
+        """Truncation trick: w_avg + psi (w - w_avg) on layers before `cutoff` (the engine's
+        `Generator::truncate`; psi == 1 leaves every style as it is)."""
+        return [w_avg + (w - w_avg) * psi if i < cutoff and psi != 1.0 else w for i, w in enumerate(styles)]
+
+    def synthesis(self, styles, res, trace=None, alpha=1.0, noise=None):
+        """Images [B, channels, res, res]. With alpha < 1 (a fade-in) the output is
+        lerp(upsample2x(toRGB of the previous resolution), toRGB(x), alpha). `noise(i, n, h, w)`
+        gives layer i's noise map [n, 1, h, w]; None draws torch.randn (training)."""
         b = styles[0].shape[0]
         x = self.const.expand(b, -1, -1, -1)
+        prev = None
         for i, l in enumerate(self.layers):
             if l.res > res:
                 break
-            x = l(x, styles[i])
+            if l.upsample and l.res == res:
+                prev = x
+            nz = None if noise is None else noise(i, b, l.res, l.res)
+            x = l(x, styles[i], nz)
             if trace is not None:
                 trace.append((f"g.{l.res}x{l.res}.{i % 2}", tuple(x.shape), (b, l.channels, l.res, l.res)))
         k = int(math.log2(res)) - 2
         img = self.to_rgb[k](x)
+        if prev is not None and alpha < 1.0:
+            lo = upsample2x(self.to_rgb[k - 1](prev))
+            img = lo + (img - lo) * alpha  # the engine's lerp(lo, img, alpha)
         if trace is not None:
             trace.append(("g.to_rgb", tuple(img.shape), (b, self.cfg.channels, res, res)))
         return img
@@ -290,8 +314,10 @@ class Discriminator(nn.Module):
         self.blocks = nn.ModuleList(DBlock(r, cfg.nf(r), cfg.nf(r // 2)) for r in reversed(rs) if r > 4)
         c4 = cfg.nf(4)
         self.final_conv = EqConv2d(c4 + 1, c4, 3, SQRT2)
-        self.dense0 = EqLinear(c4 * 16, c4, SQRT2)
-        self.dense1 = EqLinear(c4, 1, 1.0)
+        # Official StyleGAN: the first dense layer has nf(0) outputs, here nf(2) (the engine's
+        # nf(res) = min(fmap_base / res, fmap_max)), not nf(4).
+        self.dense0 = EqLinear(c4 * 16, cfg.nf(2), SQRT2)
+        self.dense1 = EqLinear(cfg.nf(2), 1, 1.0)
 
     def forward(self, img, res, trace=None):
         n = img.shape[0]
@@ -818,6 +844,35 @@ def run_checks(args, cfg, device):
     ok(abs(G.mapping[0].weight.std().item() - 100.0) < 5.0, "mapping weight std 1/lr_mul")
     ok(torch.all(G.const == 1).item() and all(torch.all(l.noise_weight == 0).item() for l in G.layers),
        "const ones, noise weights zero")
+    # The engine's parameter layout: every G parameter has an engine name (for --load), the
+    # synthesis convs have no bias, D's first dense layer has nf(2) outputs (official nf(0)).
+    ok(sorted(g_param_names(cfg).values()) == sorted(G.state_dict().keys()), "G names map onto the engine's")
+    ok(all(l.conv is None or l.conv.bias is None for l in G.layers), "synthesis convs have no bias")
+    ok(tuple(D.dense0.weight.shape) == (cfg.nf(2), cfg.nf(4) * 16) and tuple(D.dense1.weight.shape) == (1, cfg.nf(2)),
+       "D dense0 [nf(2), nf(4) * 16], dense1 [1, nf(2)]")
+    # Fade-in: alpha 0 is the previous resolution upsampled, alpha 1 the new one.
+    if len(cfg.resolutions()) > 1:
+        with torch.no_grad():
+            zeros = lambda i, b, h, w: torch.zeros(b, 1, h, w, device=device)  # noqa: E731
+            s8 = [G.map(torch.randn(2, cfg.z_dim, device=device))] * len(G.layers)
+            full = G.synthesis(s8, 8, noise=zeros)
+            lo = upsample2x(G.synthesis(s8, 4, noise=zeros))
+            ok((G.synthesis(s8, 8, alpha=0.0, noise=zeros) - lo).abs().max().item() < 1e-5, "fade alpha 0")
+            ok((G.synthesis(s8, 8, alpha=1.0, noise=zeros) - full).abs().max().item() == 0, "fade alpha 1")
+            mid = G.synthesis(s8, 8, alpha=0.25, noise=zeros)
+            ok((mid - (lo + (full - lo) * 0.25)).abs().max().item() < 1e-5, "fade alpha 0.25")
+    try:
+        import numpy as np
+    except ImportError:
+        np = None
+    if np is not None:  # Random123's known answers, as src/cpu/random.rs tests them
+        kat = [((0, 0, 0, 0), (0, 0), (0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8)),
+               ((0xffffffff,) * 4, (0xffffffff,) * 2, (0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd)),
+               ((0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344), (0xa4093822, 0x299f31d0),
+                (0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1))]
+        for c, k, want in kat:
+            got = philox4x32_10(tuple(np.array([v], np.uint64) for v in c), k)
+            ok(tuple(int(x[0]) for x in got) == want, f"philox known answer {want[0]:#x}")
 
     # Shapes through G and D at every resolution, and the losses.
     n = min(4, max(2, args.batch.get(args.resolutions[0], 4)))
@@ -855,6 +910,269 @@ def run_checks(args, cfg, device):
     ok(all(bool(torch.isfinite(p).all()) for p in tr.g_params + tr.d_params), "parameters finite")
     print(f"check: {passed} passed, {failed} failed")
     return failed == 0
+
+
+# ----------------------------------------------------------------------------------------
+# --load: pictures from an engine checkpoint (src/train/checkpoint.rs, src/train/generate.rs)
+# ----------------------------------------------------------------------------------------
+
+# v2 dropped the generator's unused synthesis conv biases, which v1 files still hold.
+CKPT_FORMATS = ("sgw-stylegan1-v1", "sgw-stylegan1-v2")
+CKPT_FILE = "checkpoint.safetensors"
+# Generator conv biases that the engine once had but never used (v1 checkpoints hold them).
+IGNORED_G_TENSORS = re.compile(r"^g\.synthesis\.\d+x\d+\.\d+\.conv\.bias$")
+
+
+def need_numpy():
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - depends on the machine
+        sys.exit("--load needs NumPy: `pip install numpy`")
+    return numpy
+
+
+def read_checkpoint(path):
+    """(tensors {name: float32 ndarray}, metadata {str: str}) of a safetensors file, parsed by
+    hand: 8-byte little-endian header length, the JSON header (with `__metadata__`), data."""
+    np = need_numpy()
+    if os.path.isdir(path):
+        path = os.path.join(path, CKPT_FILE)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        sys.exit(f"checkpoint {path}: {e}")
+    bad = lambda why: sys.exit(f"checkpoint {path}: not a valid safetensors file ({why})")  # noqa: E731
+    if len(data) < 8:
+        bad("shorter than 8 bytes")
+    n = int.from_bytes(data[:8], "little")
+    if 8 + n > len(data):
+        bad("truncated header")
+    try:
+        header = json.loads(data[8:8 + n])
+    except ValueError as e:
+        bad(f"header is not JSON: {e}")
+    meta = header.pop("__metadata__", None) or {}
+    body = memoryview(data)[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        if info.get("dtype") != "F32":
+            sys.exit(f"checkpoint {path}: tensor {name} is {info.get('dtype')}, expected F32")
+        s, e = info["data_offsets"]
+        shape = tuple(info["shape"])
+        if e > len(body) or e - s != 4 * math.prod(shape):
+            bad(f"tensor {name} does not fit the file")
+        tensors[name] = np.frombuffer(body[s:e], dtype="<f4").reshape(shape)
+    if meta.get("format") not in CKPT_FORMATS:
+        sys.exit(f"checkpoint {path}: format {meta.get('format')!r} is not one this script reads "
+                 f"({', '.join(CKPT_FORMATS)})")
+    return tensors, meta, path
+
+
+def cfg_from_toml(text):
+    """The run's configuration (the checkpoint's `config` metadata): (model Cfg, whole dict)."""
+    import tomllib
+    conf = tomllib.loads(text)
+    m = conf["model"]
+    keys = ("z_dim", "w_dim", "mapping_layers", "mapping_lr_mul", "fmap_base", "fmap_max", "channels",
+            "start_res", "max_res", "mbstd_group")
+    missing = [k for k in keys if k not in m]
+    if missing:
+        sys.exit(f"checkpoint config: [model] lacks {', '.join(missing)}")
+    return Cfg(**{k: m[k] for k in keys}), conf
+
+
+def schedule_point(cfg, kimg_per_phase, images, phase_images=()):
+    """(res, alpha) after `images` images (src/train/schedule.rs): a stable phase at start_res,
+    then per resolution a fade (alpha = images into the phase / phase length) and a stable phase,
+    each round(kimg_per_phase * 1000) images long except the first ones listed in `phase_images`
+    (lengths fixed when a resume changed kimg_per_phase). Once finished: the last resolution,
+    alpha 1."""
+    default = max(1, int(math.floor(kimg_per_phase * 1000.0 + 0.5)))  # f64::round, positive
+    start = 0
+    phases = []
+    for r in cfg.resolutions():
+        if r < cfg.start_res:
+            continue
+        for fade in ([False] if r == cfg.start_res else [True, False]):
+            length = int(phase_images[len(phases)]) if len(phases) < len(phase_images) else default
+            phases.append((r, fade, start, length))
+            start += length
+    for r, fade, st, length in phases:
+        if images < st + length:
+            return r, ((images - st) / length if fade else 1.0)
+    return (phases[-1][0] if phases else 4), 1.0
+
+
+def g_param_names(cfg):
+    """The engine's G parameter names (src/nn/generator.rs) -> this Generator's state_dict keys.
+
+    g.mapping.{i}.{weight,bias}                -> mapping.{i}.{weight,bias}
+    g.synthesis.const                          -> const
+    g.synthesis.{R}x{R}.{j}.conv.weight        -> layers.{2k+j}.conv.weight   (k: index of R)
+    g.synthesis.{R}x{R}.{j}.{noise_weight,bias} -> layers.{2k+j}.{noise_weight,bias}
+    g.synthesis.{R}x{R}.{j}.style.{weight,bias} -> layers.{2k+j}.style.{weight,bias}
+    g.to_rgb.{R}x{R}.{weight,bias}             -> to_rgb.{k}.{weight,bias}
+    """
+    out = {}
+    for i in range(cfg.mapping_layers):
+        for p in ("weight", "bias"):
+            out[f"g.mapping.{i}.{p}"] = f"mapping.{i}.{p}"
+    out["g.synthesis.const"] = "const"
+    for k, r in enumerate(cfg.resolutions()):
+        for j in range(2):
+            ours, theirs = f"g.synthesis.{r}x{r}.{j}", f"layers.{2 * k + j}"
+            if not (r == 4 and j == 0):
+                out[f"{ours}.conv.weight"] = f"{theirs}.conv.weight"
+            for p in ("noise_weight", "bias", "style.weight", "style.bias"):
+                out[f"{ours}.{p}"] = f"{theirs}.{p}"
+        for p in ("weight", "bias"):
+            out[f"g.to_rgb.{r}x{r}.{p}"] = f"to_rgb.{k}.{p}"
+    return out
+
+
+def load_generator(G, tensors, prefix="G_ema/"):
+    """Fill G from the checkpoint's `prefix` tensors (stored unscaled, as these modules hold
+    them). Fails naming every missing, unexpected or misshapen tensor."""
+    names = g_param_names(G.cfg)
+    ours = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    ignored = sorted(k for k in ours if k not in names and IGNORED_G_TENSORS.match(k))
+    missing = sorted(k for k in names if k not in ours)
+    unexpected = sorted(k for k in ours if k not in names and k not in ignored)
+    sd = G.state_dict()
+    shapes = [f"{prefix}{k} {tuple(ours[k].shape)}, the model expects {tuple(sd[t].shape)}"
+              for k, t in names.items() if k in ours and tuple(ours[k].shape) != tuple(sd[t].shape)]
+    if missing or unexpected or shapes:
+        lines = [f"checkpoint does not fit the PyTorch generator built from its config:"]
+        lines += [f"  missing tensor {prefix}{k}" for k in missing]
+        lines += [f"  unexpected tensor {prefix}{k}" for k in unexpected]
+        lines += [f"  shape of {s}" for s in shapes]
+        sys.exit("\n".join(lines))
+    G.load_state_dict({names[k]: torch.from_numpy(ours[k].copy()) for k in names}, strict=True)
+    return ignored
+
+
+def philox4x32_10(c, key):
+    """Philox 4x32-10 (src/cpu/random.rs) on four uint64 arrays holding 32-bit words."""
+    np = need_numpy()
+    m32, sh = np.uint64(0xFFFFFFFF), np.uint64(32)
+    c0, c1, c2, c3 = c
+    k0, k1 = key
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + 0x9E3779B9) & 0xFFFFFFFF, (k1 + 0xBB67AE85) & 0xFFFFFFFF
+        p0, p1 = np.uint64(0xD2511F53) * c0, np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = ((p1 >> sh) ^ c1 ^ np.uint64(k0), p1 & m32, (p0 >> sh) ^ c3 ^ np.uint64(k1), p0 & m32)
+    return c0, c1, c2, c3
+
+
+def philox_normal(shape, seed, offset):
+    """The engine's `ops::rand_normal(shape, seed, offset, 0, 1)` (src/cpu/random.rs): element i
+    from Philox 4x32-10 with counter (offset + i) mod 2^64 and key seed, then Box-Muller on the
+    first two words (24 bits each) in f64, rounded to f32."""
+    np = need_numpy()
+    n = math.prod(shape)
+    with np.errstate(over="ignore"):
+        ctr = np.uint64(offset & (2**64 - 1)) + np.arange(n, dtype=np.uint64)  # wraps mod 2^64
+    zero = np.zeros(n, np.uint64)
+    c0, c1, _, _ = philox4x32_10((ctr & np.uint64(0xFFFFFFFF), ctr >> np.uint64(32), zero, zero),
+                                 (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF))
+    u1 = ((c0 >> np.uint64(8)).astype(np.float64) + 1.0) * (1.0 / 16777216.0)
+    u2 = (c1 >> np.uint64(8)).astype(np.float64) * (1.0 / 16777216.0)
+    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
+    return z.astype(np.float32).reshape(shape)
+
+
+def philox_noise_map(n, h, w, seed, step, layer):
+    """The engine's `ops::noise_map`: rand_normal([n, 1, h, w], seed, ((step << 8) | layer) << 32)."""
+    return philox_normal((n, 1, h, w), seed, (((step << 8) | layer) << 32) & (2**64 - 1))
+
+
+def grid_png(images, cols, path, min_side=256):
+    """The engine's sample grid (src/train/pictures.rs): tiles with 2-pixel gaps on grey 24,
+    round((v + 1) * 127.5) clamped to 0..255, grey repeated to RGB, enlarged by a whole factor
+    (nearest) to at least `min_side` wide; written as an 8-bit RGB PNG."""
+    import struct
+    import zlib
+    np = need_numpy()
+    n, c, r, _ = images.shape
+    rows, gap = -(-n // cols), 2
+    img = np.full(((r + gap) * rows + gap, (r + gap) * cols + gap, 3), 24, np.uint8)
+    q = np.clip(np.floor((images.astype(np.float32) + 1.0) * 127.5 + 0.5), 0, 255).astype(np.uint8)
+    for i in range(n):
+        oy, ox = gap + (i // cols) * (r + gap), gap + (i % cols) * (r + gap)
+        for ch in range(3):
+            img[oy:oy + r, ox:ox + r, ch] = q[i, min(ch, c - 1)]
+    f = max(1, min_side // img.shape[1])
+    img = img.repeat(f, axis=0).repeat(f, axis=1)
+    h, w, _ = img.shape
+    raw = b"".join(b"\x00" + img[y].tobytes() for y in range(h))
+
+    def chunk(tag, body):
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    with open(path, "wb") as fh:
+        fh.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                 + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def generate_from_checkpoint(args, device):
+    """`--load`: the engine's `generate` grid from a checkpoint's G_ema, in PyTorch."""
+    np = need_numpy()
+    tensors, meta, path = read_checkpoint(args.load)
+    cfg, conf = cfg_from_toml(meta.get("config", ""))
+    images = int(meta.get("images", "0"))
+    res, alpha = schedule_point(cfg, float(conf.get("kimg_per_phase", 600.0)), images,
+                                conf.get("phase_images", []))
+    G = Generator(cfg).to(device).requires_grad_(False)
+    ignored = load_generator(G, tensors)
+    if "w_avg" not in tensors or tuple(tensors["w_avg"].shape) != (1, cfg.w_dim):
+        sys.exit(f"checkpoint {path}: tensor w_avg [1, {cfg.w_dim}] missing or misshapen")
+    w_avg = torch.from_numpy(tensors["w_avg"].copy()).to(device)
+
+    # Latents: as the engine's generate (--latents, or rand_normal([grid^2, z_dim], seed, 0)),
+    # or --seeds: one image per seed, each as the engine's `generate --seed S --grid 1`.
+    noise_seeds = None
+    if args.latents:
+        z = np.load(args.latents)
+        if z.ndim != 2 or z.shape[1] != cfg.z_dim:
+            sys.exit(f"{args.latents}: latents must be [n, {cfg.z_dim}], got {list(z.shape)}")
+        z = z.astype(np.float32)
+    elif args.seeds:
+        seeds = [int(t) for t in args.seeds.split(",") if t.strip()]
+        z = np.concatenate([philox_normal((1, cfg.z_dim), s, 0) for s in seeds])
+        noise_seeds = seeds
+    else:
+        g = max(1, args.grid)
+        z = philox_normal((g * g, cfg.z_dim), args.seed, 0)
+    n = z.shape[0]
+
+    # Noise maps as the engine's NoiseMode: none = zeros; const = noise_map(n, h, w, the run's
+    # seed, step 2^52 - 1, layer); random = noise_map(n, h, w, --seed, 0, layer) (with --seeds,
+    # each image's own seed).
+    def noise(i, b, h, w):
+        if args.noise == "none":
+            return torch.zeros(b, 1, h, w, device=device)
+        if args.noise == "const":
+            maps = philox_noise_map(b, h, w, int(conf.get("seed", 1)), (2**64 - 1) >> 12, i)
+        elif noise_seeds:
+            maps = np.concatenate([philox_noise_map(1, h, w, s, 0, i) for s in noise_seeds])
+        else:
+            maps = philox_noise_map(b, h, w, args.seed, 0, i)
+        return torch.from_numpy(maps).to(device)
+
+    with torch.no_grad():
+        w = G.map(torch.from_numpy(z).to(device))
+        styles = G.truncate([w] * len(G.layers), w_avg, args.truncation, args.cutoff)
+        img = G.synthesis(styles, res, alpha=alpha, noise=noise).cpu().numpy().astype(np.float32)
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(path)), "generated-pytorch.png")
+    grid_png(img, math.ceil(math.sqrt(n)), out)
+    if args.npy:
+        np.save(args.npy, img)
+    note = f"; ignored {len(ignored)} unused conv biases" if ignored else ""
+    print(f"{res}x{res} (alpha {alpha:.4g}, {images} images) samples from {path} on {device}: {out}"
+          f"{' and ' + args.npy if args.npy else ''}{note}", file=sys.stderr)
+    return 0
 
 
 # ----------------------------------------------------------------------------------------
@@ -903,7 +1221,21 @@ def main(argv=None):
     ap.add_argument("--no-steps", action="store_true", help="skip the train-step table")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (CPU)")
     ap.add_argument("--no-cudnn-benchmark", action="store_true")
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1,
+                    help="torch seed of the benchmark; with --load the engine's generate --seed")
+    gen = ap.add_argument_group("pictures from an engine checkpoint (as `stylegan-wgpu generate`)")
+    gen.add_argument("--load", metavar="CKPT", help="checkpoint.safetensors or a run directory: generate "
+                   "with its G_ema at its resolution and fade alpha, then exit")
+    gen.add_argument("--latents", metavar="Z.npy", help="z vectors [n, z_dim] (f32 or f64), as generate --latents")
+    gen.add_argument("--seeds", help="one image per seed, e.g. 1,2,3 (each as generate --seed S --grid 1)")
+    gen.add_argument("--grid", type=int, default=4, help="without --latents/--seeds: grid x grid images "
+                   "drawn from --seed as the engine draws them (default 4)")
+    gen.add_argument("--truncation", type=float, default=1.0, help="psi (1 = none)")
+    gen.add_argument("--cutoff", type=int, default=8, help="truncate the first CUTOFF style layers (default 8)")
+    gen.add_argument("--noise", choices=["random", "const", "none"], default="random",
+                   help="noise maps as the engine's (Philox, same numbers); default random")
+    gen.add_argument("--out", metavar="GRID.png", help="default <checkpoint dir>/generated-pytorch.png")
+    gen.add_argument("--npy", metavar="OUT.npy", help="also the images before quantisation, f32 [n, C, R, R]")
     args = ap.parse_args(argv)
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -915,6 +1247,8 @@ def main(argv=None):
     torch.backends.cudnn.allow_tf32 = False
     torch.set_float32_matmul_precision("highest")
     torch.backends.cudnn.benchmark = not args.no_cudnn_benchmark
+    if args.load:
+        sys.exit(generate_from_checkpoint(args, device))
 
     q = args.quick
     if args.resolutions:

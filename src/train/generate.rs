@@ -38,6 +38,29 @@ pub struct GenerateArgs {
     /// Run on the CPU reference backend.
     #[arg(long)]
     pub cpu: bool,
+    /// Also write the grid's images before quantisation: little-endian f32 .npy [n, C, R, R]
+    /// (for comparing with `tools/pytorch_bench.py --load ... --npy`).
+    #[arg(long)]
+    pub npy: Option<PathBuf>,
+}
+
+/// The command line's defaults, for callers in code: `GenerateArgs { ckpt, ..Default::default() }`
+/// keeps compiling when a flag is added.
+impl Default for GenerateArgs {
+    fn default() -> Self {
+        GenerateArgs {
+            ckpt: PathBuf::new(),
+            grid: 4,
+            seed: 1,
+            truncation: 1.0,
+            cutoff: 8,
+            out: None,
+            latents: None,
+            noise: "random".into(),
+            cpu: false,
+            npy: None,
+        }
+    }
 }
 
 /// Read a 2-D little-endian f32/f64 .npy array.
@@ -88,6 +111,38 @@ pub fn read_npy(path: &Path) -> Result<(Vec<f32>, Vec<usize>), String> {
         return Err(bad("dtype must be little-endian f32 or f64"));
     };
     Ok((v, shape))
+}
+
+/// Write a little-endian f32 .npy array (format 1.0, C order) that `read_npy` and NumPy read.
+pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), String> {
+    let n: usize = shape.iter().product();
+    if n != data.len() {
+        return Err(format!(
+            "{}: shape {shape:?} holds {n} values, got {}",
+            path.display(),
+            data.len()
+        ));
+    }
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape_txt = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let hlen =
+        u16::try_from(header.len()).map_err(|_| format!("{}: header too long", path.display()))?;
+    let mut b = Vec::with_capacity(10 + header.len() + 4 * n);
+    b.extend_from_slice(b"\x93NUMPY\x01\x00");
+    b.extend_from_slice(&hlen.to_le_bytes());
+    b.extend_from_slice(header.as_bytes());
+    for v in data {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    fs::write(path, b).map_err(|e| format!("could not write {}: {e}", path.display()))
 }
 
 fn save(
@@ -151,9 +206,19 @@ pub fn generate(a: &GenerateArgs) -> Result<(), String> {
             .join("generated.png")
     });
     let stem = out.with_extension("");
-    let imgs = t.sample(&z, res, alpha, a.truncation, noise).to_vec();
+    // As `Trainer::sample`, but with `--cutoff` (which the interpolation and mixing use too).
+    let imgs = crate::autograd::no_grad(|| {
+        let w = t.g.mapping(&t.g_ema, &z);
+        let styles =
+            t.g.truncate(&t.g.broadcast_styles(&w), &t.w_avg, a.truncation, a.cutoff);
+        t.g.synthesis(&t.g_ema, &styles, res, alpha, noise)
+    })
+    .to_vec();
     let cols = (n as f64).sqrt().ceil() as usize;
     save(&imgs, n, c, res, cols, &out)?;
+    if let Some(p) = &a.npy {
+        write_npy(p, &imgs, &[n, c, res, res])?;
+    }
     // Individual images.
     let dir = PathBuf::from(format!("{}-images", stem.display()));
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
