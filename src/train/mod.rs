@@ -9,6 +9,7 @@ pub mod generate;
 pub mod loss;
 pub mod metrics;
 pub mod pictures;
+pub mod plots;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
