@@ -70,8 +70,12 @@ impl Discriminator {
             .collect();
         let c4 = cfg.nf(4);
         let final_conv = EqualizedConv2d::new(&mut pb, "d.4x4.conv", c4 + 1, c4, 3, SQRT2);
-        let dense0 = EqualizedLinear::new(&mut pb, "d.4x4.dense0", c4 * 16, c4, SQRT2, 1.0, 0.0);
-        let dense1 = EqualizedLinear::new(&mut pb, "d.4x4.dense1", c4, 1, 1.0, 1.0, 0.0);
+        // Official StyleGAN sizes the first dense layer nf(0), i.e. our nf(2) (its stage s is
+        // our resolution 2^(s+1)); it equals nf(4) whenever fmap_max caps both.
+        let c_dense = cfg.nf(2);
+        let dense0 =
+            EqualizedLinear::new(&mut pb, "d.4x4.dense0", c4 * 16, c_dense, SQRT2, 1.0, 0.0);
+        let dense1 = EqualizedLinear::new(&mut pb, "d.4x4.dense1", c_dense, 1, 1.0, 1.0, 0.0);
         let d = Discriminator {
             cfg: cfg.clone(),
             from_rgb,

@@ -73,7 +73,7 @@ impl Generator {
                 let name = format!("g.synthesis.{res}x{res}.{j}");
                 let conv = match (res, j) {
                     (4, 0) => None,
-                    (_, 0) => Some(EqualizedConv2d::new(
+                    (_, 0) => Some(EqualizedConv2d::without_bias(
                         &mut pb,
                         &format!("{name}.conv"),
                         cfg.nf(res / 2),
@@ -81,7 +81,7 @@ impl Generator {
                         3,
                         SQRT2,
                     )),
-                    _ => Some(EqualizedConv2d::new(
+                    _ => Some(EqualizedConv2d::without_bias(
                         &mut pb,
                         &format!("{name}.conv"),
                         c,
@@ -179,9 +179,9 @@ impl Generator {
             }
             if let Some(conv) = &l.conv {
                 if l.upsample {
-                    x = ops::blur(&conv.forward_no_bias(p, &ops::upsample2x(&x)));
+                    x = ops::blur(&conv.forward(p, &ops::upsample2x(&x)));
                 } else {
-                    x = conv.forward_no_bias(p, &x);
+                    x = conv.forward(p, &x);
                 }
             }
             x = self.epilogue(p, l, i, &x, noise);

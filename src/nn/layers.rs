@@ -87,15 +87,17 @@ impl EqualizedLinear {
 }
 
 /// Stride-1, same-padded convolution with the equalized scale applied in the kernel. The
-/// bias is fused into the convolution (`fused_bias`) or left for the noise epilogue.
+/// bias, when the layer has one, is fused into the convolution; the generator's synthesis
+/// convs have none because their bias is added in the noise epilogue (`noise_bias_act`).
 #[derive(Clone, Copy, Debug)]
 pub struct EqualizedConv2d {
     pub w: usize,
-    pub b: usize,
+    pub b: Option<usize>,
     pub scale: f64,
 }
 
 impl EqualizedConv2d {
+    /// A conv with its own bias `<name>.bias`.
     pub fn new(
         pb: &mut ParamBuilder,
         name: &str,
@@ -104,26 +106,30 @@ impl EqualizedConv2d {
         k: usize,
         gain: f64,
     ) -> Self {
+        let mut c = Self::without_bias(pb, name, cin, cout, k, gain);
+        c.b = Some(pb.constant(format!("{name}.bias"), &[cout], 0.0));
+        c
+    }
+
+    /// A conv with no bias parameter (the caller adds one in a fused epilogue).
+    pub fn without_bias(
+        pb: &mut ParamBuilder,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        gain: f64,
+    ) -> Self {
         let w = pb.normal(format!("{name}.weight"), &[cout, cin, k, k], 1.0);
-        let b = pb.constant(format!("{name}.bias"), &[cout], 0.0);
         EqualizedConv2d {
             w,
-            b,
+            b: None,
             scale: gain / ((cin * k * k) as f64).sqrt(),
         }
     }
 
-    /// conv(x) + b.
+    /// conv(x) + b (no bias term for a layer built `without_bias`).
     pub fn forward(&self, p: &ParamGroup, x: &Tensor) -> Tensor {
-        ops::conv2d(x, p.get(self.w), Some(p.get(self.b)), self.scale, 1.0)
-    }
-
-    /// conv(x) without the bias (the caller adds it in a fused epilogue).
-    pub fn forward_no_bias(&self, p: &ParamGroup, x: &Tensor) -> Tensor {
-        ops::conv2d(x, p.get(self.w), None, self.scale, 1.0)
-    }
-
-    pub fn bias<'a>(&self, p: &'a ParamGroup) -> &'a Tensor {
-        p.get(self.b)
+        ops::conv2d(x, p.get(self.w), self.b.map(|b| p.get(b)), self.scale, 1.0)
     }
 }

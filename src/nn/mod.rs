@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Architecture hyper-parameters shared by G and D.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub z_dim: usize,
     pub w_dim: usize,

@@ -31,12 +31,7 @@ pub struct ParamGroup {
 impl ParamGroup {
     /// Lay out `named` initial values at `place`; every parameter records gradients.
     pub fn new(named: Vec<(String, Tensor)>, place: Place) -> Self {
-        let mut offsets = Vec::with_capacity(named.len());
-        let mut len = 0;
-        for (_, t) in &named {
-            offsets.push(len);
-            len += t.numel().div_ceil(ALIGN) * ALIGN;
-        }
+        let (offsets, len) = Self::layout(named.iter().map(|(_, t)| t.numel()));
         let (names, values): (Vec<_>, Vec<_>) = named.into_iter().unzip();
         let mut g = ParamGroup {
             names,
@@ -73,6 +68,22 @@ impl ParamGroup {
             }
             None => value.to_place(self.place).detach().requires_grad_(),
         }
+    }
+
+    /// Offsets and total length of the flat layout of parameters with these sizes, in order.
+    pub fn layout(numels: impl Iterator<Item = usize>) -> (Vec<usize>, usize) {
+        let mut offsets = Vec::new();
+        let mut len = 0;
+        for n in numels {
+            offsets.push(len);
+            len += n.div_ceil(ALIGN) * ALIGN;
+        }
+        (offsets, len)
+    }
+
+    /// Where parameter i starts in the flat layout.
+    pub fn offset(&self, i: usize) -> usize {
+        self.offsets[i]
     }
 
     pub fn len(&self) -> usize {

@@ -19,10 +19,14 @@ use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
 use super::config::TrainConfig;
 use super::trainer::{Progress, Trainer};
+use crate::nn::{Discriminator, Generator};
 use crate::optim::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
-pub const FORMAT: &str = "sgw-stylegan1-v1";
+pub const FORMAT: &str = "sgw-stylegan1-v2";
+/// The format before the generator's unused synthesis conv biases were removed: its G, G_ema
+/// and opt_G hold `g.synthesis.*.conv.bias` too. It still loads (the biases are dropped).
+pub const FORMAT_V1: &str = "sgw-stylegan1-v1";
 pub const FILE: &str = "checkpoint.safetensors";
 
 #[derive(Debug)]
@@ -131,7 +135,8 @@ impl Checkpoint {
         })?;
         let (_, md) = SafeTensors::read_metadata(&bytes).map_err(|e| err(&path, e))?;
         let meta = md.metadata().clone().unwrap_or_default();
-        if meta.get("format").map(String::as_str) != Some(FORMAT) {
+        let format = meta.get("format").map(String::as_str);
+        if format != Some(FORMAT) && format != Some(FORMAT_V1) {
             return Err(err(&path, format!("not a {FORMAT} checkpoint")));
         }
         let config = TrainConfig::from_toml(meta.get("config").map_or("", |s| s))
@@ -178,10 +183,24 @@ impl Checkpoint {
         Ok(v)
     }
 
-    /// Overwrite a group's parameters with the tensors under `prefix`.
+    /// Overwrite a group's parameters with the tensors under `prefix`. With `grown` (the
+    /// model gained resolutions since), parameters the checkpoint lacks keep their fresh
+    /// initial values.
     pub fn fill(&self, prefix: &str, g: &mut ParamGroup) -> Result<(), CheckpointError> {
+        self.fill_some(prefix, g, false)
+    }
+
+    fn fill_some(
+        &self,
+        prefix: &str,
+        g: &mut ParamGroup,
+        grown: bool,
+    ) -> Result<(), CheckpointError> {
         for i in 0..g.len() {
             let name = format!("{prefix}/{}", g.names()[i]);
+            if grown && !self.tensors.contains_key(&name) {
+                continue;
+            }
             let shape = g.get(i).shape().to_vec();
             let v = self.take(&name, &shape)?.clone();
             g.set(i, &Tensor::from_vec(v, &shape, Place::Cpu32));
@@ -189,23 +208,102 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// Names and sizes of the parameters behind the flat layout saved under `prefix`, in
+    /// order: the group's own when the model is unchanged, else those of the model this
+    /// checkpoint was written from. A v1 checkpoint's G also held `<layer>.conv.bias` right
+    /// after each synthesis conv weight.
+    fn saved_layout(
+        &self,
+        prefix: &str,
+        group: &ParamGroup,
+        same_model: bool,
+    ) -> Vec<(String, usize)> {
+        let own = |g: &ParamGroup| -> Vec<(String, usize)> {
+            g.names()
+                .iter()
+                .zip(g.params())
+                .map(|(n, p)| (n.clone(), p.numel()))
+                .collect()
+        };
+        let base = if same_model {
+            own(group)
+        } else {
+            let m = &self.config.model;
+            let seed = self.config.seed;
+            if prefix == "opt_G" {
+                own(&Generator::build(m, seed, Place::Cpu32).1)
+            } else {
+                own(&Discriminator::build(m, seed, Place::Cpu32).1)
+            }
+        };
+        let v1 = self.meta.get("format").map(String::as_str) == Some(FORMAT_V1);
+        let mut out = Vec::with_capacity(base.len());
+        for (name, n) in base {
+            let bias = name
+                .strip_suffix(".conv.weight")
+                .filter(|_| v1 && name.starts_with("g.synthesis."))
+                .map(|stem| format!("{stem}.conv.bias"));
+            out.push((name, n));
+            if let Some(b) = bias {
+                if let Some((shape, _)) = self.tensors.get(&format!("G/{b}")) {
+                    out.push((b, shape.iter().product()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Adam's moments under `prefix` in `group`'s flat layout, mapped by parameter name;
+    /// parameters the checkpoint lacks (new layers) start at zero.
+    fn moments(
+        &self,
+        prefix: &str,
+        group: &ParamGroup,
+        same_model: bool,
+    ) -> Result<(Vec<f32>, Vec<f32>), CheckpointError> {
+        let saved = self.saved_layout(prefix, group, same_model);
+        let (offsets, len) = ParamGroup::layout(saved.iter().map(|(_, n)| *n));
+        let m = self.take(&format!("{prefix}/m"), &[len])?;
+        let v = self.take(&format!("{prefix}/v"), &[len])?;
+        let at: HashMap<&str, usize> = saved
+            .iter()
+            .zip(&offsets)
+            .map(|((name, _), &o)| (name.as_str(), o))
+            .collect();
+        let mut out = (vec![0.0; group.flat_len()], vec![0.0; group.flat_len()]);
+        for (i, name) in group.names().iter().enumerate() {
+            if let Some(&from) = at.get(name.as_str()) {
+                let (to, n) = (group.offset(i), group.get(i).numel());
+                out.0[to..to + n].copy_from_slice(&m[from..from + n]);
+                out.1[to..to + n].copy_from_slice(&v[from..from + n]);
+            }
+        }
+        Ok(out)
+    }
+
     /// A trainer at `place` in exactly the saved state.
     pub fn trainer(&self, place: Place) -> Result<Trainer, CheckpointError> {
-        let mut t = Trainer::new(self.config.clone(), place);
-        self.fill("G", &mut t.gp)?;
-        self.fill("D", &mut t.dp)?;
-        self.fill("G_ema", &mut t.g_ema)?;
-        for (name, adam, t_key) in [
-            ("opt_G", &mut t.adam_g, "adam_g_t"),
-            ("opt_D", &mut t.adam_d, "adam_d_t"),
+        self.trainer_with(self.config.clone(), place)
+    }
+
+    /// A trainer with configuration `cfg` (the saved one, or one a resume changed: more
+    /// resolutions, other phase lengths, intervals) holding the saved state.
+    pub fn trainer_with(&self, cfg: TrainConfig, place: Place) -> Result<Trainer, CheckpointError> {
+        let same_model = cfg.model == self.config.model;
+        let mut t = Trainer::new(cfg, place);
+        self.fill_some("G", &mut t.gp, !same_model)?;
+        self.fill_some("D", &mut t.dp, !same_model)?;
+        self.fill_some("G_ema", &mut t.g_ema, !same_model)?;
+        for (name, adam, t_key, group) in [
+            ("opt_G", &mut t.adam_g, "adam_g_t", &t.gp),
+            ("opt_D", &mut t.adam_d, "adam_d_t", &t.dp),
         ] {
-            let n = adam.moments().0.numel();
-            let m = self.take(&format!("{name}/m"), &[n])?.clone();
-            let v = self.take(&format!("{name}/v"), &[n])?.clone();
+            let (m, v) = self.moments(name, group, same_model)?;
             adam.load(self.number(t_key)?, m, v);
         }
-        let w = self.take("w_avg", &[1, self.config.model.w_dim])?.clone();
-        t.w_avg = Tensor::from_vec(w, &[1, self.config.model.w_dim], place);
+        let w_dim = t.cfg.model.w_dim;
+        let w = self.take("w_avg", &[1, w_dim])?.clone();
+        t.w_avg = Tensor::from_vec(w, &[1, w_dim], place);
         t.progress = Progress {
             images: self.number("images")?,
             step: self.number("step")?,
