@@ -42,6 +42,7 @@ fn main() -> ExitCode {
     if cli.adapter.is_some() {
         sgw::gpu::context::configure(sgw::gpu::AdapterChoice {
             name_contains: cli.adapter.clone(),
+            kind: sgw::gpu::AdapterKind::Any,
         });
     }
     let result = match cli.command {

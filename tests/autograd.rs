@@ -116,10 +116,19 @@ fn a_second_walk_through_a_released_graph_is_an_error_naming_the_op() {
     let x = t64(&[1.5, -2.0], &[1, 2]).requires_grad_();
     let w = t64(&[0.5, -1.0], &[2, 1]);
     let y = matmul(&softplus(&mul(&x, &x)), &w);
-    let first = try_grad(&[y.clone()], &[x.clone()], GradOptions::default()).unwrap();
+    let first = try_grad(
+        std::slice::from_ref(&y),
+        std::slice::from_ref(&x),
+        GradOptions::default(),
+    )
+    .unwrap();
     assert!(first[0].to_vec_f64().iter().all(|g| *g != 0.0));
     // The first walk released the graph: walking it again must not give zeros.
-    let again = try_grad(&[y.clone()], &[x.clone()], GradOptions::default());
+    let again = try_grad(
+        std::slice::from_ref(&y),
+        std::slice::from_ref(&x),
+        GradOptions::default(),
+    );
     let e = again.expect_err("a released graph was walked again without an error");
     assert_eq!(e.op, "matmul", "the error names the released op it reached");
     assert!(e.to_string().contains("retain_graph"), "{e}");
@@ -143,8 +152,15 @@ fn retain_graph_allows_walking_the_same_graph_twice() {
         create_graph: false,
         retain_graph: true,
     };
-    let a = try_grad(&[y.clone()], &[x.clone()], keep).unwrap()[0].to_vec_f64();
-    let b = try_grad(&[y.clone()], &[x.clone()], GradOptions::default()).unwrap()[0].to_vec_f64();
+    let a =
+        try_grad(std::slice::from_ref(&y), std::slice::from_ref(&x), keep).unwrap()[0].to_vec_f64();
+    let b = try_grad(
+        std::slice::from_ref(&y),
+        std::slice::from_ref(&x),
+        GradOptions::default(),
+    )
+    .unwrap()[0]
+        .to_vec_f64();
     assert_eq!(a, b);
     // d/dx softplus(x^2) = sigmoid(x^2) * 2x
     for (g, x) in a.iter().zip([1.5f64, -2.0]) {

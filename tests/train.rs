@@ -6,6 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use sgw::train::device::DeviceChoice;
 use sgw::train::generate::{generate, GenerateArgs};
 use sgw::train::run::{train, TrainArgs};
 
@@ -43,6 +44,8 @@ fn args(root: &Path, out: &str) -> TrainArgs {
         out: Some(root.join(out)),
         config: Some(cfg),
         preset: Some("small".into()),
+        // The WGSL kernels through the software adapter (auto would take the CPU there).
+        device: DeviceChoice::Software,
         quiet: true,
         ..TrainArgs::default()
     }
@@ -67,6 +70,7 @@ fn tiny_training_writes_everything_and_resumes_exactly() {
         "config.toml",
         "losses.csv",
         "losses.png",
+        "metrics.png",
         "metrics.csv",
         "progress.gif",
         "log.txt",
@@ -98,6 +102,7 @@ fn tiny_training_writes_everything_and_resumes_exactly() {
     let resume = TrainArgs {
         dataset: "oasis".into(),
         resume: Some(root.join("b")),
+        device: DeviceChoice::Software,
         quiet: true,
         ..TrainArgs::default()
     };
@@ -140,9 +145,8 @@ fn tiny_training_writes_everything_and_resumes_exactly() {
         truncation: 0.7,
         cutoff: 8,
         out: Some(out.clone()),
-        latents: None,
         noise: "const".into(),
-        cpu: false,
+        ..GenerateArgs::default()
     };
     generate(&g).unwrap();
     let img = image::open(&out).unwrap();
@@ -165,10 +169,9 @@ fn generate_cpu(ckpt: PathBuf) -> Result<(), String> {
         seed: 1,
         truncation: 1.0,
         cutoff: 8,
-        out: None,
-        latents: None,
         noise: "random".into(),
         cpu: true,
+        ..GenerateArgs::default()
     })
 }
 

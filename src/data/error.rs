@@ -44,7 +44,7 @@ impl fmt::Display for DataError {
                 first,
             } => write!(
                 f,
-                "none of the {skipped} files under {} could be used as images (first: {first}); check that they are PNG or JPEG files that open in an image viewer",
+                "none of the {skipped} files under {} could be used (first: {first}); check that they are files of the kind this dataset reads (images that open in an image viewer; NIfTI volumes that open in an MRI viewer)",
                 path.display()
             ),
             DataError::Io { path, source } => {

@@ -44,6 +44,7 @@
 //! [`Loader`] prepares deterministic batches ([`batch_at`]) a few steps ahead on its own thread.
 
 mod error;
+mod fingerprint;
 mod folder;
 mod image_ops;
 mod loader;

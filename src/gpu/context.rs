@@ -12,6 +12,7 @@ use super::pool::BufferPool;
 pub enum GpuError {
     NoAdapter {
         wanted: Option<String>,
+        kind: AdapterKind,
         seen: Vec<String>,
     },
     RequestDevice(String),
@@ -20,10 +21,15 @@ pub enum GpuError {
 impl fmt::Display for GpuError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GpuError::NoAdapter { wanted, seen } => {
+            GpuError::NoAdapter { wanted, kind, seen } => {
+                let what = match kind {
+                    AdapterKind::Any => "GPU adapter",
+                    AdapterKind::Hardware => "hardware GPU adapter",
+                    AdapterKind::Software => "software GPU adapter",
+                };
                 match wanted {
-                    Some(w) => writeln!(f, "no GPU adapter matches '{w}'.")?,
-                    None => writeln!(f, "no GPU adapter found.")?,
+                    Some(w) => writeln!(f, "no {what} matches '{w}'.")?,
+                    None => writeln!(f, "no {what} found.")?,
                 }
                 if !seen.is_empty() {
                     writeln!(f, "adapters present: {}", seen.join("; "))?;
@@ -44,28 +50,73 @@ impl fmt::Display for GpuError {
 
 impl std::error::Error for GpuError {}
 
-/// Which adapter to open: a substring of its name (case-insensitive), or the best one.
+/// Which kind of adapter may be opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// The best one: hardware first, then software.
+    #[default]
+    Any,
+    /// A real GPU only.
+    Hardware,
+    /// A software rasteriser only (lavapipe, SwiftShader, WARP).
+    Software,
+}
+
+/// Which adapter to open: a substring of its name (case-insensitive), or the best one of a
+/// kind.
 #[derive(Debug, Clone, Default)]
 pub struct AdapterChoice {
     pub name_contains: Option<String>,
+    pub kind: AdapterKind,
 }
 
-static CHOICE: OnceLock<AdapterChoice> = OnceLock::new();
+static CHOICE: Mutex<Option<AdapterChoice>> = Mutex::new(None);
 static GPU: OnceLock<Result<Arc<GpuContext>, GpuError>> = OnceLock::new();
 
-/// Set the adapter choice before the first use of the GPU (the CLI's `--adapter`).
-/// Also read from the `SGW_ADAPTER` environment variable when not set here.
+/// Set the adapter name filter before the first use of the GPU (the CLI's `--adapter`).
+/// Also read from the `SGW_ADAPTER` environment variable when not set here. No effect once
+/// the device is open.
 pub fn configure(choice: AdapterChoice) {
-    let _ = CHOICE.set(choice);
+    *CHOICE.lock().unwrap_or_else(|e| e.into_inner()) = Some(choice);
+}
+
+/// Restrict the kind of adapter the first use of the GPU opens (keeps the name filter).
+pub fn configure_kind(kind: AdapterKind) {
+    let mut c = CHOICE.lock().unwrap_or_else(|e| e.into_inner());
+    c.get_or_insert_with(default_choice).kind = kind;
+}
+
+fn default_choice() -> AdapterChoice {
+    AdapterChoice {
+        name_contains: std::env::var("SGW_ADAPTER").ok().filter(|s| !s.is_empty()),
+        kind: AdapterKind::Any,
+    }
+}
+
+/// True when the user named an adapter (`--adapter` or `SGW_ADAPTER`).
+pub fn adapter_named() -> bool {
+    CHOICE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(default_choice)
+        .name_contains
+        .is_some()
+}
+
+/// True once the process-wide device has been opened (or failed to open).
+pub fn is_open() -> bool {
+    GPU.get().is_some()
 }
 
 /// The process-wide GPU context, opened on first use.
 pub fn try_gpu() -> Result<&'static Arc<GpuContext>, GpuError> {
     GPU.get_or_init(|| {
-        let choice = CHOICE.get_or_init(|| AdapterChoice {
-            name_contains: std::env::var("SGW_ADAPTER").ok().filter(|s| !s.is_empty()),
-        });
-        GpuContext::open(choice).map(Arc::new)
+        let choice = CHOICE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(default_choice)
+            .clone();
+        GpuContext::open(&choice).map(Arc::new)
     })
     .as_ref()
     .map_err(|e| e.clone())
@@ -124,6 +175,12 @@ impl GpuContext {
             let w = want.to_lowercase();
             adapters.retain(|a| a.get_info().name.to_lowercase().contains(&w));
         }
+        let software = |a: &wgpu::Adapter| a.get_info().device_type == wgpu::DeviceType::Cpu;
+        match choice.kind {
+            AdapterKind::Any => {}
+            AdapterKind::Hardware => adapters.retain(|a| !software(a)),
+            AdapterKind::Software => adapters.retain(software),
+        }
         // Prefer real GPUs, then Vulkan/Metal/DX12 over GL.
         adapters.sort_by_key(|a| {
             let i = a.get_info();
@@ -132,6 +189,7 @@ impl GpuContext {
         let Some(adapter) = adapters.into_iter().next() else {
             return Err(GpuError::NoAdapter {
                 wanted: choice.name_contains.clone(),
+                kind: choice.kind,
                 seen,
             });
         };

@@ -15,7 +15,7 @@ pub mod profile;
 pub mod timer;
 
 pub use batch::Binding;
-pub use context::{gpu, try_gpu, AdapterChoice, GpuContext, GpuError};
+pub use context::{gpu, try_gpu, AdapterChoice, AdapterKind, GpuContext, GpuError};
 pub use kernels::Kernel;
 pub use pool::GpuBuffer;
 pub use timer::GpuTimer;

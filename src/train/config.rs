@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::SliceAxis;
 use crate::nn::ModelConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +15,15 @@ pub enum Loss {
     WganGp,
     /// Non-saturating logistic with R1 (gamma 10): the official StyleGAN loss.
     LogisticR1,
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Loss::WganGp => "wgan-gp",
+            Loss::LogisticR1 => "logistic-r1",
+        })
+    }
 }
 
 impl std::str::FromStr for Loss {
@@ -29,16 +39,25 @@ impl std::str::FromStr for Loss {
 
 /// Which dataset and where.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// oasis, mnist, folder (phantom when OASIS is not found).
+    /// oasis, mnist, folder, nifti (phantom when OASIS is not found).
     pub dataset: String,
     pub path: Option<String>,
     /// At most this many images (all when absent).
     pub limit: Option<usize>,
     pub mirror: bool,
+    /// NIfTI volumes: the axis slices are taken along.
+    #[serde(default)]
+    pub slice_axis: SliceAxis,
+    /// What the run trained on ([`crate::data::Dataset::fingerprint`]): `--resume --data`
+    /// elsewhere must find the same images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// "small" (software devices) or "full".
     pub preset: String,
@@ -50,6 +69,10 @@ pub struct TrainConfig {
     pub r1_gamma: f64,
     /// Images (thousands) per fade and per stable phase.
     pub kimg_per_phase: f64,
+    /// Lengths in images of the first phases, fixed when a resume changed `kimg_per_phase`
+    /// (the phases already trained keep their length); later phases take `kimg_per_phase`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phase_images: Vec<u64>,
     /// Minibatch per resolution.
     #[serde(with = "res_map")]
     pub batch: BTreeMap<usize, usize>,
@@ -92,12 +115,15 @@ impl TrainConfig {
                 path: None,
                 limit: None,
                 mirror: true,
+                slice_axis: SliceAxis::Axial,
+                fingerprint: None,
             },
             loss: Loss::WganGp,
             gp_lambda: 10.0,
             drift_epsilon: 0.001,
             r1_gamma: 10.0,
             kimg_per_phase: 600.0,
+            phase_images: Vec::new(),
             batch: batch.into_iter().collect(),
             lr: (2..=10).map(|k| (1usize << k, 0.001)).chain(lr).collect(),
             beta1: 0.0,
@@ -154,17 +180,48 @@ impl TrainConfig {
         }
     }
 
+    /// A clear message for any value a run cannot use (named by its configuration key).
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate()?;
-        if self.kimg_per_phase.is_nan() || self.kimg_per_phase <= 0.0 {
-            return Err(format!(
-                "--kimg must be positive, got {}",
-                self.kimg_per_phase
-            ));
-        }
+        let positive = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{key} must be a finite number > 0, got {v}"))
+            }
+        };
+        positive("kimg_per_phase", self.kimg_per_phase)?;
+        positive("sample_every_kimg", self.sample_every_kimg)?;
+        positive("checkpoint_every_kimg", self.checkpoint_every_kimg)?;
+        positive("ema_half_life_kimg", self.ema_half_life_kimg)?;
         for r in self.model.resolutions() {
             if self.batch_at(r) == 0 {
-                return Err(format!("batch size at {r}x{r} must be positive"));
+                return Err(format!("batch size at {r}x{r} must be at least 1"));
+            }
+            positive(&format!("lr at {r}x{r}"), self.lr_at(r))?;
+        }
+        for (key, v) in [
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
+            ("w_avg_beta", self.w_avg_beta),
+        ] {
+            if !(0.0..1.0).contains(&v) {
+                return Err(format!("{key} must be in [0, 1), got {v}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.style_mixing_prob) {
+            return Err(format!(
+                "style_mixing_prob must be in [0, 1], got {}",
+                self.style_mixing_prob
+            ));
+        }
+        for (key, v) in [
+            ("gp_lambda", self.gp_lambda),
+            ("drift_epsilon", self.drift_epsilon),
+            ("r1_gamma", self.r1_gamma),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{key} must be a finite number >= 0, got {v}"));
             }
         }
         if self.grid == 0 {

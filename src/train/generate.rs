@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::Checkpoint;
+use super::device::{self, DeviceChoice};
 use super::pictures;
 use super::trainer::Trainer;
 use crate::nn::{lerp, NoiseMode};
@@ -35,8 +36,11 @@ pub struct GenerateArgs {
     /// random, const or none.
     #[arg(long, default_value = "random")]
     pub noise: String,
-    /// Run on the CPU reference backend.
-    #[arg(long)]
+    /// auto (a hardware GPU, else the CPU reference), gpu, software (e.g. lavapipe), cpu.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Same as --device cpu.
+    #[arg(long, hide = true)]
     pub cpu: bool,
     /// Also write the grid's images before quantisation: little-endian f32 .npy [n, C, R, R]
     /// (for comparing with `tools/pytorch_bench.py --load ... --npy`).
@@ -57,6 +61,7 @@ impl Default for GenerateArgs {
             out: None,
             latents: None,
             noise: "random".into(),
+            device: DeviceChoice::Auto,
             cpu: false,
             npy: None,
         }
@@ -161,13 +166,12 @@ fn save(
 
 pub fn generate(a: &GenerateArgs) -> Result<(), String> {
     let ck = Checkpoint::load(&a.ckpt).map_err(|e| e.to_string())?;
-    let place = if a.cpu {
-        Place::Cpu32
-    } else {
-        crate::gpu::try_gpu()
-            .map(|_| Place::Gpu)
-            .map_err(|e| e.to_string())?
-    };
+    let choice = if a.cpu { DeviceChoice::Cpu } else { a.device };
+    let placement = device::place(choice).map_err(|e| e.to_string())?;
+    if placement.place != Place::Gpu {
+        println!("{}", placement.note);
+    }
+    let place = placement.place;
     let t: Trainer = ck.trainer(place).map_err(|e| e.to_string())?;
     let (res, alpha) = match t.point() {
         Some(p) => (p.res, p.alpha),

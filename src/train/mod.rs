@@ -5,11 +5,14 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod config_file;
+pub mod device;
 pub mod generate;
 pub mod loss;
 pub mod metrics;
 pub mod pictures;
 pub mod plots;
+pub mod resume;
 pub mod run;
 pub mod schedule;
 pub mod trainer;

@@ -14,10 +14,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::checkpoint::{self, Checkpoint};
 use super::config::{Loss, TrainConfig};
+use super::config_file;
+use super::device::{self, DeviceChoice};
 use super::metrics::{pixel_variance, swd, Balance};
 use super::pictures;
+use super::plots;
+use super::resume;
 use super::trainer::{StepRecord, Trainer};
-use crate::data::{self, Dataset, Loader};
+use crate::data::{self, Dataset, Loader, SliceAxis};
 use crate::gpu::profile::{self, KernelTime};
 use crate::nn::NoiseMode;
 use crate::ops;
@@ -25,11 +29,18 @@ use crate::tensor::{Place, Tensor};
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TrainArgs {
-    /// oasis (the phantom when no OASIS folder is found), mnist, or folder.
+    /// oasis (the phantom when no OASIS folder is found), mnist, folder, or nifti.
     pub dataset: String,
-    /// Dataset folder (OASIS: keras_png_slices_data or its parent; also SGW_OASIS_DIR).
+    /// Dataset folder (OASIS: keras_png_slices_data or its parent; also SGW_OASIS_DIR);
+    /// for nifti a .nii/.nii.gz file or a folder of them.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// NIfTI volumes: take slices along axial (default), coronal or sagittal.
+    #[arg(long)]
+    pub slice_axis: Option<SliceAxis>,
+    /// Image channels; by default those of the dataset (a different count is an error).
+    #[arg(long)]
+    pub channels: Option<usize>,
     /// Run directory (default runs/<dataset>-<timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -68,8 +79,11 @@ pub struct TrainArgs {
     /// Use at most this many dataset images.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Train on the CPU reference backend instead of the GPU.
-    #[arg(long)]
+    /// auto (a hardware GPU, else the CPU reference), gpu, software (e.g. lavapipe), cpu.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Same as --device cpu.
+    #[arg(long, hide = true)]
     pub cpu: bool,
     /// No progress bar.
     #[arg(long)]
@@ -98,8 +112,57 @@ fn merge(base: &mut toml::Value, over: toml::Value) {
     }
 }
 
-/// Preset, then the TOML file, then flags.
-pub fn resolve_config(a: &TrainArgs, software: bool) -> Res<TrainConfig> {
+/// Numeric flags a run cannot use, refused before any work.
+pub fn check_flags(a: &TrainArgs) -> Res<()> {
+    let positive = |flag: &str, v: Option<f64>| match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => {
+            Err(format!("{flag} must be a finite number > 0, got {x}"))
+        }
+        _ => Ok(()),
+    };
+    positive("--lr", a.lr)?;
+    positive("--kimg", a.kimg)?;
+    positive("--sample-every", a.sample_every)?;
+    positive("--checkpoint-every", a.checkpoint_every)?;
+    if a.batch == Some(0) {
+        return Err("--batch must be at least 1".into());
+    }
+    if let Some(r) = a.max_res.filter(|&r| r < 4 || !r.is_power_of_two()) {
+        return Err(format!(
+            "--max-res must be a power of two >= 4 (4, 8, 16, ... 1024), got {r}"
+        ));
+    }
+    if a.limit == Some(0) {
+        return Err("--limit must be at least 1".into());
+    }
+    if let Some(c) = a.channels.filter(|&c| c != 1 && c != 3) {
+        return Err(format!(
+            "--channels must be 1 (grayscale) or 3 (RGB), got {c}"
+        ));
+    }
+    if a.slice_axis.is_some() && a.dataset != "nifti" {
+        return Err("--slice-axis applies to `train nifti` only".into());
+    }
+    Ok(())
+}
+
+/// The channel count a new run asks for: `--channels`, or `channels` in the `--config` file.
+fn requested_channels(a: &TrainArgs, file: Option<&toml::Value>) -> Option<(usize, String)> {
+    if let Some(c) = a.channels {
+        return Some((c, "--channels".into()));
+    }
+    let c = file?.get("model")?.get("channels")?.as_integer()?;
+    let path = a.config.as_ref()?;
+    Some((c.max(0) as usize, format!("channels in {}", path.display())))
+}
+
+/// Preset, then the TOML file, then flags. Also returns the channel count the user asked
+/// for, if any (otherwise the dataset decides).
+pub fn resolve_config(
+    a: &TrainArgs,
+    software: bool,
+) -> Res<(TrainConfig, Option<(usize, String)>)> {
+    check_flags(a)?;
     let preset = a.preset.clone().unwrap_or_else(|| {
         if software {
             "small".into()
@@ -112,16 +175,17 @@ pub fn resolve_config(a: &TrainArgs, software: bool) -> Res<TrainConfig> {
         "full" => TrainConfig::full(),
         p => return Err(format!("unknown preset {p:?}: use small or full")),
     };
+    let mut file = None;
     if let Some(path) = &a.config {
         let text =
             fs::read_to_string(path).map_err(|e| format!("--config {}: {e}", path.display()))?;
-        let over: toml::Value =
-            toml::from_str(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let over = config_file::check(&text, path)?;
         let mut base = toml::Value::try_from(&cfg).map_err(|e| e.to_string())?;
-        merge(&mut base, over);
+        merge(&mut base, over.clone());
         cfg = base
             .try_into()
             .map_err(|e| format!("--config {}: {e}", path.display()))?;
+        file = Some(over);
     }
     cfg.data.dataset = a.dataset.clone();
     if let Some(d) = &a.data {
@@ -129,6 +193,9 @@ pub fn resolve_config(a: &TrainArgs, software: bool) -> Res<TrainConfig> {
     }
     if a.dataset != "oasis" {
         cfg.data.mirror = a.dataset == "folder";
+    }
+    if let Some(axis) = a.slice_axis {
+        cfg.data.slice_axis = axis;
     }
     if let Some(r) = a.max_res {
         cfg.model.max_res = r;
@@ -157,11 +224,17 @@ pub fn resolve_config(a: &TrainArgs, software: bool) -> Res<TrainConfig> {
     if a.limit.is_some() {
         cfg.data.limit = a.limit;
     }
+    let channels = requested_channels(a, file.as_ref());
+    if let Some((c, _)) = &channels {
+        cfg.model.channels = *c;
+    }
     cfg.validate()?;
-    Ok(cfg)
+    Ok((cfg, channels))
 }
 
-/// The dataset the configuration names, at the model's final resolution.
+/// The dataset the configuration names, at the model's final resolution. Its channels are
+/// the images' own (OASIS, MNIST and NIfTI are grayscale; a folder is RGB when any image is
+/// colour).
 pub fn open_dataset(cfg: &TrainConfig) -> Res<Dataset> {
     let opts = data::OpenOptions {
         data: cfg.data.path.as_ref().map(PathBuf::from),
@@ -178,9 +251,10 @@ pub fn open_dataset(cfg: &TrainConfig) -> Res<Dataset> {
         "oasis" => data::open_oasis(&opts),
         "mnist" => data::open_mnist(&opts),
         "folder" => data::open_folder(&opts),
+        "nifti" => data::open_nifti(&opts, cfg.data.slice_axis),
         other => {
             return Err(format!(
-                "unknown dataset {other:?}: use oasis, mnist or folder"
+                "unknown dataset {other:?}: use oasis, mnist, folder or nifti"
             ))
         }
     };
@@ -480,7 +554,8 @@ impl Run {
         if !frames.is_empty() {
             pictures::gif(&frames, &self.dir.join("progress.gif"))?;
         }
-        plot_losses(&self.dir)
+        plots::plot_losses(&self.dir)?;
+        plots::plot_metrics(&self.dir)
     }
 }
 
@@ -489,98 +564,141 @@ fn profile_requested() -> bool {
     std::env::var_os("SGW_PROFILE").is_some_and(|v| v != "0")
 }
 
-/// losses.png from losses.csv.
-pub fn plot_losses(dir: &Path) -> Res<()> {
-    let text = fs::read_to_string(dir.join("losses.csv")).map_err(|e| e.to_string())?;
-    let (mut k, mut g, mut d, mut changes) = (vec![], vec![], vec![], vec![]);
-    let mut last_res = 0;
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() < 8 {
-            continue;
-        }
-        let kimg: f64 = f[2].parse().unwrap_or(0.0);
-        let res: usize = f[3].parse().unwrap_or(0);
-        if res != last_res {
-            changes.push((kimg, res));
-            last_res = res;
-        }
-        k.push(kimg);
-        d.push(f[6].parse().unwrap_or(f64::NAN));
-        g.push(f[7].parse().unwrap_or(f64::NAN));
-    }
-    pictures::save_png(
-        &pictures::loss_plot(&k, &g, &d, &changes),
-        &dir.join("losses.png"),
-    )
-}
-
 /// The `train` subcommand.
 pub fn train(a: &TrainArgs) -> Res<()> {
-    let place = if a.cpu { Place::Cpu32 } else { Place::Gpu };
-    let software = if a.cpu {
-        true
-    } else {
-        let ctx = crate::gpu::try_gpu().map_err(|e| e.to_string())?;
-        println!(
-            "adapter: {} ({:?}, {:?})",
-            ctx.info.name, ctx.info.backend, ctx.info.device_type
-        );
-        ctx.is_software()
+    check_flags(a)?;
+    let choice = if a.cpu { DeviceChoice::Cpu } else { a.device };
+    let placement = device::place(choice).map_err(|e| e.to_string())?;
+    println!("{}", placement.note);
+    let (t, ds, dir, changes) = match &a.resume {
+        Some(p) => resume_run(a, p, placement.place)?,
+        None => new_run(a, &placement)?,
     };
-    let (t, dir) = match &a.resume {
-        Some(p) => {
-            let ck = Checkpoint::load(p).map_err(|e| e.to_string())?;
-            let dir = a.out.clone().unwrap_or_else(|| {
-                ck.path
-                    .parent()
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-            });
-            println!(
-                "resuming {} at {:.3} kimg",
-                ck.path.display(),
-                ck.number("images").unwrap_or(0) as f64 / 1000.0
-            );
-            (ck.trainer(place).map_err(|e| e.to_string())?, dir)
-        }
-        None => {
-            let cfg = resolve_config(a, software)?;
-            if a.preset.is_none() && software {
-                println!("software adapter: using the small preset (up to {0}x{0}, at most {1} channels); --preset full asks for the whole model", cfg.model.max_res, cfg.model.fmap_max);
-            }
-            let dir = a.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("runs/{}-{}", cfg.data.dataset, timestamp()))
-            });
-            (Trainer::new(cfg, place), dir)
-        }
-    };
-    let ds = open_dataset(&t.cfg)?;
     if ds.source == data::Source::Phantom {
         println!("{}", ds.description);
     } else {
         println!("dataset: {}", ds.description);
     }
-    if !ds.skipped.is_empty() {
-        let (p, why) = &ds.skipped[0];
-        println!(
-            "skipped {} files (first: {}: {why})",
-            ds.skipped.len(),
-            p.display()
-        );
+    for n in &ds.notices {
+        println!("note: {n}");
     }
-    if ds.channels != t.cfg.model.channels {
-        return Err(format!(
-            "the dataset has {} channels but the model {}",
-            ds.channels, t.cfg.model.channels
-        ));
+    if let Some(s) = ds.skipped_summary() {
+        println!("{s}");
     }
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    fs::write(dir.join("config.toml"), t.cfg.to_toml()).map_err(|e| e.to_string())?;
+    write_atomic(&dir.join("config.toml"), &t.cfg.to_toml())?;
     println!("run directory: {}", dir.display());
-    run_loop(a, t, Arc::new(ds), dir)
+    run_loop(a, t, Arc::new(ds), dir, &changes)
 }
 
-fn run_loop(a: &TrainArgs, t: Trainer, ds: Arc<Dataset>, dir: PathBuf) -> Res<()> {
+/// Write a file by renaming a complete temporary copy over it.
+fn write_atomic(path: &Path, text: &str) -> Res<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, text)
+        .and_then(|_| fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A new run: configuration, dataset (whose channels the model takes), trainer, directory.
+fn new_run(
+    a: &TrainArgs,
+    placement: &device::Placement,
+) -> Res<(Trainer, Dataset, PathBuf, Vec<String>)> {
+    let (mut cfg, asked) = resolve_config(a, placement.slow)?;
+    if a.preset.is_none() && placement.slow {
+        println!("no fast GPU: using the small preset (up to {0}x{0}, at most {1} channels); --preset full asks for the whole model", cfg.model.max_res, cfg.model.fmap_max);
+    }
+    let ds = open_dataset(&cfg)?;
+    match asked {
+        Some((c, source)) if c != ds.channels => {
+            return Err(format!(
+                "the dataset has {} channel{} ({}) but {source} asks for {c}; leave it out to follow the dataset",
+                ds.channels,
+                if ds.channels == 1 { "" } else { "s" },
+                if ds.channels == 1 { "grayscale" } else { "RGB" },
+            ))
+        }
+        _ => cfg.model.channels = ds.channels,
+    }
+    cfg.data.fingerprint = Some(ds.fingerprint());
+    cfg.validate()?;
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", cfg.data.dataset, timestamp())));
+    Ok((Trainer::new(cfg, placement.place), ds, dir, Vec::new()))
+}
+
+/// A run continued from its checkpoint, with the flags that may change applied.
+fn resume_run(
+    a: &TrainArgs,
+    from: &Path,
+    place: Place,
+) -> Res<(Trainer, Dataset, PathBuf, Vec<String>)> {
+    let ck = Checkpoint::load(from).map_err(|e| e.to_string())?;
+    let resume::Resumed {
+        mut cfg,
+        mut changes,
+    } = resume::apply_flags(a, &ck)?;
+    let ds = open_dataset(&cfg)?;
+    let print = ds.fingerprint();
+    // A fingerprint hashes the pixels at the native resolution: after --max-res changed, only
+    // the image count and channels can be compared.
+    let shape = |f: &str| {
+        let mut w = f.split(' ');
+        (
+            w.next().map(str::to_string),
+            w.nth(1).map(|s| s.split('x').next().map(str::to_string)),
+        )
+    };
+    let same_res = cfg.model.max_res == ck.config.model.max_res;
+    match &ck.config.data.fingerprint {
+        Some(saved) if !same_res && shape(saved) != shape(&print) => {
+            return Err(format!(
+                "--resume: the dataset at {} is not the one this run trained on (it holds {print}; the run's is {saved})",
+                cfg.data.path.as_deref().unwrap_or("the default place")
+            ))
+        }
+        Some(saved) if same_res && *saved != print => {
+            return Err(format!(
+                "--resume: the dataset at {} is not the one this run trained on (it holds {print}; the run's is {saved})",
+                cfg.data.path.as_deref().unwrap_or("the default place")
+            ))
+        }
+        Some(_) => {}
+        None if a.data.is_some() => changes.push(
+            "(this checkpoint predates dataset fingerprints: the new --data was not checked to hold the same images)".into(),
+        ),
+        None => {}
+    }
+    if ds.channels != cfg.model.channels {
+        return Err(format!(
+            "--resume: the dataset has {} channels but the run's model {}",
+            ds.channels, cfg.model.channels
+        ));
+    }
+    cfg.data.fingerprint = Some(print);
+    let dir = a.out.clone().unwrap_or_else(|| {
+        ck.path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    });
+    println!(
+        "resuming {} at {:.3} kimg",
+        ck.path.display(),
+        ck.number("images").unwrap_or(0) as f64 / 1000.0
+    );
+    let t = ck.trainer_with(cfg, place).map_err(|e| e.to_string())?;
+    Ok((t, ds, dir, changes))
+}
+
+fn run_loop(
+    a: &TrainArgs,
+    t: Trainer,
+    ds: Arc<Dataset>,
+    dir: PathBuf,
+    changes: &[String],
+) -> Res<()> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -621,6 +739,9 @@ fn run_loop(a: &TrainArgs, t: Trainer, ds: Arc<Dataset>, dir: PathBuf) -> Res<()
         sampled_at: None,
         profile: None,
     };
+    for c in changes {
+        run.log(&format!("resume: {c}"));
+    }
     if images_at_start > 0 {
         let p = run.t.progress;
         let dropped = reconcile_logs(&run.dir, p.step, p.images, &mut run.balance)?;

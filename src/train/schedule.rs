@@ -43,6 +43,7 @@ impl Schedule {
                 vec![true, false]
             };
             for fade in fades {
+                let len = cfg.phase_images.get(phases.len()).copied().unwrap_or(len);
                 phases.push(Phase {
                     res,
                     fade,
@@ -57,6 +58,14 @@ impl Schedule {
 
     pub fn total(&self) -> u64 {
         self.phases.last().map_or(0, |p| p.start + p.len)
+    }
+
+    /// Resolution of the phase `images` falls in, or of the last phase once finished.
+    pub fn res_at(&self, images: u64) -> usize {
+        self.at(images)
+            .map(|p| p.res)
+            .or_else(|| self.phases.last().map(|p| p.res))
+            .unwrap_or(4)
     }
 
     /// Where training stands after `images` images; None once finished.
@@ -103,5 +112,19 @@ mod tests {
         assert!((p.alpha - 0.5).abs() < 1e-12);
         assert_eq!(s.at(2500).unwrap().alpha, 1.0);
         assert!(s.at(5000).is_none());
+    }
+
+    #[test]
+    fn fixed_phase_lengths_come_first() {
+        let mut cfg = TrainConfig::small();
+        cfg.model.max_res = 8;
+        cfg.kimg_per_phase = 1.0;
+        cfg.phase_images = vec![300, 700];
+        let s = Schedule::new(&cfg);
+        let spans: Vec<(u64, u64)> = s.phases.iter().map(|p| (p.start, p.len)).collect();
+        assert_eq!(spans, [(0, 300), (300, 700), (1000, 1000)]);
+        assert_eq!(s.res_at(299), 4);
+        assert_eq!(s.res_at(300), 8);
+        assert_eq!(s.res_at(99_999), 8);
     }
 }
