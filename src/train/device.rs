@@ -76,6 +76,21 @@ pub fn place(choice: DeviceChoice) -> Result<Placement, GpuError> {
     }
     let ctx = match try_gpu() {
         Ok(ctx) => ctx,
+        Err(GpuError::NoAdapter { seen, .. }) if choice == DeviceChoice::Auto => {
+            let note = if seen.is_empty() {
+                CPU_FALLBACK.to_string()
+            } else {
+                format!(
+                    "no hardware GPU found (present: {}): running on the CPU reference backend, which is faster than a software adapter on small machines; --device software runs the WGSL kernels there instead",
+                    seen.join("; ")
+                )
+            };
+            return Ok(Placement {
+                place: Place::Cpu32,
+                slow: true,
+                note,
+            });
+        }
         Err(_) if choice == DeviceChoice::Auto => {
             return Ok(Placement {
                 place: Place::Cpu32,
