@@ -13,6 +13,7 @@ pub mod gpu;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod params;
 pub mod shape;
 pub mod tensor;
 pub mod train;

@@ -3,7 +3,8 @@
 //! flat layout (views of one arena) against per-parameter values.
 
 use sgw::ops::rand_uniform;
-use sgw::optim::{ema_update, Adam, AdamConfig, ParamGroup};
+use sgw::optim::{ema_update, Adam, AdamConfig};
+use sgw::params::ParamGroup;
 use sgw::{Place, Tensor};
 
 /// Parameters of awkward sizes (not multiples of the 64-float alignment or of 256).

@@ -469,7 +469,7 @@ fn to_v1(src: &Path, dst: &Path) {
             }
         }
     }
-    let (old_off, old_len) = sgw::optim::ParamGroup::layout(layout.iter().map(|l| l.0));
+    let (old_off, old_len) = sgw::params::ParamGroup::layout(layout.iter().map(|l| l.0));
     for key in ["opt_G/m", "opt_G/v"] {
         let new = tensors.iter().find(|t| t.0 == key).unwrap().2.clone();
         let mut old = vec![0.0f32; old_len];

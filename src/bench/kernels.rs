@@ -27,7 +27,8 @@ use std::f64::consts::SQRT_2;
 
 use crate::cpu::conv::ConvDims;
 use crate::ops;
-use crate::optim::{ema_update, Adam, AdamConfig, ParamGroup};
+use crate::optim::{ema_update, Adam, AdamConfig};
+use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 use crate::train::config::TrainConfig;
 

@@ -4,7 +4,8 @@
 use super::suite::Row;
 use super::Errors;
 use crate::ops::rand_uniform;
-use crate::optim::{ema_update, Adam, AdamConfig, ParamGroup};
+use crate::optim::{ema_update, Adam, AdamConfig};
+use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
 /// f32 state against f64 state after ten steps.

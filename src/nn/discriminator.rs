@@ -5,7 +5,7 @@
 use super::layers::{EqualizedConv2d, EqualizedLinear, ParamBuilder};
 use super::{lerp, lrelu, ModelConfig};
 use crate::ops;
-use crate::optim::ParamGroup;
+use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
 const SQRT2: f64 = std::f64::consts::SQRT_2;

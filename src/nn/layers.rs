@@ -3,7 +3,7 @@
 //! under Adam. Biases are scaled by lr_mul.
 
 use crate::ops;
-use crate::optim::ParamGroup;
+use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
 /// Collects named initial parameters; draws are keyed by (seed, parameter index) so a model

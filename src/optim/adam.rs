@@ -2,9 +2,9 @@
 //! both moments in place; reference `cpu::optim::adam`. Defaults are StyleGAN's
 //! (beta1 = 0, beta2 = 0.99, eps = 1e-8).
 
-use super::ParamGroup;
 use crate::cpu::optim::{self as cpu, AdamStep};
 use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,9 +1,9 @@
 //! The generator's moving average: ema += (1 - beta) (p - ema) over a whole group, one
 //! dispatch of `shaders/optim/ema.wgsl`; reference `cpu::optim::ema`.
 
-use super::ParamGroup;
 use crate::cpu::optim as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::params::ParamGroup;
 use crate::tensor::Place;
 
 /// `ema` and `model` must share names and layout (`ParamGroup::duplicate`).

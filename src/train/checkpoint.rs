@@ -20,7 +20,7 @@ use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use super::config::TrainConfig;
 use super::trainer::{Progress, Trainer};
 use crate::nn::{Discriminator, Generator};
-use crate::optim::ParamGroup;
+use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
 pub const FORMAT: &str = "sgw-stylegan1-v2";

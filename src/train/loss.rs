@@ -3,7 +3,7 @@
 use crate::autograd::grad;
 use crate::nn::Discriminator;
 use crate::ops::{self, mean_all, softplus, square, sum};
-use crate::optim::ParamGroup;
+use crate::params::ParamGroup;
 use crate::tensor::Tensor;
 
 /// What the discriminator sees: its network, parameters, resolution and fade.

@@ -5,7 +5,8 @@
 use crate::autograd::{grad, no_grad};
 use crate::nn::{lerp, Discriminator, Generator, NoiseMode, Styles};
 use crate::ops::{self, rand_normal, rand_uniform};
-use crate::optim::{adam::guard, ema_update, Adam, AdamConfig, ParamGroup};
+use crate::optim::{adam::guard, ema_update, Adam, AdamConfig};
+use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
 use super::config::{Loss, TrainConfig};
