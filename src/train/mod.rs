@@ -1,11 +1,14 @@
-//! Floor 7: training. `config` (what is trained), `schedule` (progressive growing), `loss`
+//! Floor 8: training. `config` (what is trained), `schedule` (progressive growing), `loss`
 //! (WGAN-GP, logistic + R1), `trainer` (one step), `checkpoint` (atomic safetensors),
-//! `metrics` (SWD, generator variance, adversarial balance), `pictures` (grids, GIF, plot),
-//! `run` (the loop behind `train`), `generate`.
+//! `metrics` (SWD, generator variance, adversarial balance), `pictures` (grids, GIF),
+//! `plots`, `run` (the loop behind `train`) with `args` (flags, configuration), `dataset`,
+//! `run_dir` (logs and files of a run) and `sampling`, `generate`.
 
+pub mod args;
 pub mod checkpoint;
 pub mod config;
 pub mod config_file;
+pub mod dataset;
 pub mod device;
 pub mod generate;
 pub mod loss;
@@ -14,6 +17,8 @@ pub mod pictures;
 pub mod plots;
 pub mod resume;
 pub mod run;
+pub mod run_dir;
+mod sampling;
 pub mod schedule;
 pub mod trainer;
 

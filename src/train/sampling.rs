@@ -1,0 +1,121 @@
+//! Samples during training: a grid from fixed latents (G_ema) saved as PNG, and the run's
+//! health against the data: generator variance, sliced Wasserstein distance and the
+//! adversarial balance, one row of `metrics.csv` and one line of the log per sample.
+
+use std::fs;
+
+use super::config::TrainConfig;
+use super::metrics::{pixel_variance, swd, Balance};
+use super::pictures;
+use super::run_dir::RunDir;
+use super::trainer::Trainer;
+use crate::data::Dataset;
+use crate::nn::NoiseMode;
+use crate::ops;
+use crate::tensor::{Place, Tensor};
+
+type Res<T> = Result<T, String>;
+
+/// The latents of the sample grid (the same all run long, so the grids show progress) and
+/// when the last grid was made.
+pub(super) struct Sampler {
+    fixed_z: Tensor,
+    /// Images shown at the last sample grid (the end does not repeat it).
+    sampled_at: Option<u64>,
+}
+
+impl Sampler {
+    pub fn new(cfg: &TrainConfig, place: Place) -> Self {
+        let fixed_z = ops::rand_normal(
+            &[cfg.grid * cfg.grid, cfg.model.z_dim],
+            cfg.seed ^ 0xf1_7ed,
+            0,
+            0.0,
+            1.0,
+            place,
+        );
+        Sampler {
+            fixed_z,
+            sampled_at: None,
+        }
+    }
+
+    /// A grid from the fixed latents (G_ema), generator variance and SWD, at `res` with fade
+    /// `alpha`; nothing when this point was sampled already.
+    pub fn sample(
+        &mut self,
+        t: &Trainer,
+        ds: &Dataset,
+        balance: &Balance,
+        out: &RunDir,
+        res: usize,
+        alpha: f64,
+    ) -> Res<()> {
+        if self.sampled_at == Some(t.progress.images) {
+            return Ok(());
+        }
+        self.sampled_at = Some(t.progress.images);
+        let cfg = &t.cfg;
+        let c = cfg.model.channels;
+        let n = cfg.grid * cfg.grid;
+        let imgs = t
+            .sample(
+                &self.fixed_z,
+                res,
+                alpha,
+                1.0,
+                NoiseMode::Const { seed: cfg.seed },
+            )
+            .to_vec();
+        let kimg = t.progress.images as f64 / 1000.0;
+        let dir = out.dir.join("samples");
+        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let grid = pictures::enlarge(&pictures::grid(&imgs, n, c, res, cfg.grid), 256);
+        pictures::save_png(&grid, &dir.join(format!("grid-{:09.3}kimg.png", kimg)))?;
+        // Health: 64 fresh samples against 64 dataset images.
+        let m = 64;
+        let z = t.latents(m, u64::MAX >> 8, t.progress.step & 0xff);
+        let fakes = t
+            .sample(
+                &z,
+                res,
+                alpha,
+                1.0,
+                NoiseMode::Random {
+                    seed: cfg.seed,
+                    step: t.progress.step,
+                },
+            )
+            .to_vec();
+        let all = ds.at_resolution(res);
+        let pix = c * res * res;
+        let count = (all.len() / pix).min(512);
+        let reals: Vec<f32> = all[..count * pix]
+            .iter()
+            .map(|&v| v as f32 / 127.5 - 1.0)
+            .collect();
+        let frac = pixel_variance(&fakes, m, pix) / pixel_variance(&reals, count, pix).max(1e-12);
+        let take = m.min(count);
+        let s = swd(&reals[..take * pix], take, &fakes, m, c, res, cfg.seed);
+        let swd_s = s
+            .iter()
+            .map(|v| format!("{v:.2}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        out.append_metrics(&format!(
+            "{kimg:.3},{res},{alpha:.4},{frac:.4},{:.4},{:.4},{:.4},{swd_s}",
+            balance.balance(),
+            balance.d.unwrap_or(f64::NAN),
+            balance.g.unwrap_or(f64::NAN)
+        ))?;
+        out.log(&format!(
+            "kimg {kimg:.2} {res}x{res}: generator variance {:.0}% of the data's, adversarial balance {:.3}, SWD x1e3 [{swd_s}]",
+            100.0 * frac,
+            balance.balance()
+        ));
+        if frac < 0.2 && kimg > 0.0 {
+            out.log("warning: generator variance below 20% of the data's: likely mode collapse");
+        }
+        Ok(())
+    }
+}
