@@ -11,6 +11,7 @@ pub mod cpu;
 pub mod data;
 pub mod gpu;
 pub mod nn;
+pub mod op_kind;
 pub mod ops;
 pub mod optim;
 pub mod params;

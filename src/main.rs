@@ -77,7 +77,7 @@ fn gradcheck(filter: Option<&str>) -> Result<ExitCode> {
     let ctx = sgw::gpu::try_gpu()?;
     println!("adapter: {} ({:?})", ctx.info.name, ctx.info.backend);
     let rows = sgw::check::suite::run_all(filter);
-    print!("{}", sgw::check::suite::table(&rows));
+    print!("{}", sgw::check::table(&rows));
     let failed = rows.iter().filter(|r| !r.pass).count();
     println!("{} passed, {} failed", rows.len() - failed, failed);
     Ok(if failed == 0 {

@@ -1,4 +1,4 @@
-//! Shape arithmetic shared by every floor: row-major strides and numpy broadcasting.
+//! Floor 0: shape arithmetic shared by every floor: row-major strides and numpy broadcasting.
 
 /// Number of elements of a shape (1 for a scalar).
 pub fn numel(shape: &[usize]) -> usize {

@@ -4,7 +4,8 @@
 //! gradients against the CPU reference with NaN-poisoned outputs, and f64 finite differences.
 //! The policy is global to the process, so this binary holds this one test alone.
 
-use sgw::check::suite::{run_case, stylegan_cases, table};
+use sgw::check::suite::{run_case, stylegan_cases};
+use sgw::check::table;
 use sgw::ops::conv::{set_tiling_policy, tiling, Tiling, TilingPolicy};
 
 #[test]
@@ -19,7 +20,7 @@ fn every_conv_case_passes_with_each_tiling() {
         "conv2d 3x3, 1x1, backward_data, backward_weight"
     );
     for policy in [TilingPolicy::Narrow, TilingPolicy::Wide] {
-        set_tiling_policy(policy);
+        let _forced = set_tiling_policy(policy);
         let forced = tiling(5, 7, false);
         assert_eq!(
             matches!(forced, Tiling::Wide),
@@ -33,7 +34,7 @@ fn every_conv_case_passes_with_each_tiling() {
             assert!(bad.is_empty(), "{policy:?} tiling:\n{}", table(&bad));
         }
     }
-    set_tiling_policy(TilingPolicy::Auto);
+    let _auto = set_tiling_policy(TilingPolicy::Auto);
     // Auto: wide only for big GEMMs with enough tiles, or a splittable reduction.
     assert_eq!(tiling(512, 64 * 128 * 128, false), Tiling::Wide);
     assert_eq!(tiling(512, 2048, false), Tiling::Narrow(64));

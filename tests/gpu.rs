@@ -7,7 +7,7 @@ use sgw::{Place, Tensor};
 #[test]
 fn poisoned_buffers_read_back_as_nan() {
     let ctx = gpu::gpu();
-    gpu::set_poison(true);
+    let _poison = gpu::set_poison(true);
     let buf = ctx.alloc(64 * 4);
     let v: Vec<f32> = bytemuck::pod_collect_to_vec(&ctx.read(&buf, 64 * 4));
     assert!(
@@ -20,7 +20,7 @@ fn poisoned_buffers_read_back_as_nan() {
 fn a_kernel_that_skips_elements_is_caught_by_poisoning() {
     // Dispatch the fill kernel over fewer elements than the buffer holds: the tail stays NaN.
     let ctx = gpu::gpu();
-    gpu::set_poison(true);
+    let _poison = gpu::set_poison(true);
     let buf = ctx.alloc(300 * 4);
     ctx.dispatch(
         &Kernel::new("elementwise/fill.wgsl"),

@@ -3,7 +3,8 @@
 //! awkward shapes with NaN-poisoned outputs. The cases live in `sgw::check::suite`, shared
 //! with the `gradcheck` subcommand.
 
-use sgw::check::suite::{core_cases, run_case, table};
+use sgw::check::suite::{core_cases, run_case};
+use sgw::check::table;
 
 fn check(names: &[&str]) {
     let cases: Vec<_> = core_cases()

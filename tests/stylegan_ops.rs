@@ -2,7 +2,8 @@
 //! the GPU kernels against the CPU reference on awkward shapes with NaN-poisoned outputs.
 //! Cases live in `sgw::check::suite::stylegan_cases`, shared with `gradcheck`.
 
-use sgw::check::suite::{run_case, stylegan_cases, table};
+use sgw::check::suite::{run_case, stylegan_cases};
+use sgw::check::table;
 
 fn check(prefix: &str) {
     let cases: Vec<_> = stylegan_cases()

@@ -1,4 +1,4 @@
-// y = f(x) elementwise; OP selects f (same numbering as UnaryOp::code in src/ops/unary.rs).
+// y = f(x) elementwise; OP selects f (same numbering as UnaryOp::code in src/op_kind.rs).
 // a, b: the op's scalar parameters (leaky ReLU slope and gain, the scalar of add/mul).
 
 override OP: u32 = 0u;

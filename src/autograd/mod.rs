@@ -1,4 +1,4 @@
-//! Floor 4: define-by-run reverse mode.
+//! Floor 4: define-by-run reverse mode: the graph walker.
 //!
 //! An op on tensors that require gradients stores an [`Op`] (its inputs and parameters) in
 //! the result. [`grad`] walks that graph backwards; each rule in [`backprop`] is written with
@@ -6,42 +6,13 @@
 //! their own and can be differentiated again (gradient penalty, R1).
 
 mod backprop;
-mod op;
 
-pub use op::Op;
+pub use crate::tensor::grad_mode::{is_grad_enabled, no_grad, set_grad_enabled, GradModeGuard};
+pub use crate::tensor::Op;
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use crate::tensor::Tensor;
-
-thread_local! {
-    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
-}
-
-pub fn is_grad_enabled() -> bool {
-    GRAD_ENABLED.with(|g| g.get())
-}
-
-/// Restores the previous recording mode on drop.
-pub struct GradModeGuard(bool);
-
-impl Drop for GradModeGuard {
-    fn drop(&mut self) {
-        GRAD_ENABLED.with(|g| g.set(self.0));
-    }
-}
-
-/// Set the recording mode until the guard drops.
-pub fn set_grad_enabled(on: bool) -> GradModeGuard {
-    GradModeGuard(GRAD_ENABLED.with(|g| g.replace(on)))
-}
-
-/// Run `f` without recording any graph.
-pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
-    let _g = set_grad_enabled(false);
-    f()
-}
 
 /// Nodes reachable from `outputs`, inputs before the ops that use them.
 fn topo_order(outputs: &[Tensor]) -> Vec<Tensor> {

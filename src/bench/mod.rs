@@ -1,4 +1,4 @@
-//! Kernel benchmarks: the `bench` subcommand and `cargo bench`.
+//! Floor 9: kernel benchmarks, the `bench` subcommand and `cargo bench`.
 //!
 //! Each kernel is timed on the GPU (timestamp queries, after warm-up, over repeated runs),
 //! converted to GFLOP/s and GB/s from counted work, put next to the device's own ceilings
@@ -139,16 +139,14 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
     let ctx = gpu::try_gpu()?;
     let mut notes = Vec::new();
     let args = &effective_args(ctx, args, &mut notes);
-    let tiling_before = conv::tiling_policy();
     let tiling = requested_tiling(args);
-    conv::set_tiling_policy(tiling);
+    let _tiling = conv::set_tiling_policy(tiling);
     if tiling != TilingPolicy::Auto {
         notes.push(format!("convolution tiling forced: {tiling:?}"));
     }
     // Poisoning fills every new buffer with NaN: an extra dispatch per op that would be
-    // timed with it. It is off unless a test turned it on; restored at the end.
-    let poisoned = gpu::poison_enabled();
-    gpu::set_poison(false);
+    // timed with it. It is off here (whatever a test set) until the guard drops.
+    let _poison = gpu::set_poison(false);
     let plan = Plan::new(args);
     let method = Method::choose(ctx, args.wall_clock);
     let device = device_info(ctx);
@@ -189,8 +187,6 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
     } else {
         step_rows(ctx, args, &plan, &mut notes)
     };
-    gpu::set_poison(poisoned);
-    conv::set_tiling_policy(tiling_before);
     Ok(Report {
         device,
         timing: method.name().to_string(),

@@ -1,4 +1,4 @@
-//! Verification harness, shared by the tests and the `gradcheck` subcommand:
+//! Floor 7: the verification harness, shared by the tests and the `gradcheck` subcommand:
 //! first- and second-order gradients against central finite differences (f64, CPU), and
 //! GPU-vs-CPU parity of values and gradients with poisoned output buffers.
 
@@ -6,11 +6,13 @@ pub mod compare;
 pub mod gradcheck;
 pub mod optim;
 pub mod parity;
+pub mod report;
 pub mod suite;
 
 pub use compare::Errors;
 pub use gradcheck::{gradcheck, gradgradcheck};
 pub use parity::parity;
+pub use report::{table, Row};
 
 use crate::tensor::{Place, Tensor};
 

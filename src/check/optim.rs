@@ -1,7 +1,7 @@
 //! Optimiser checks for the `gradcheck` table: ten fused-Adam steps and one EMA update on
 //! the GPU (one dispatch per group) against the CPU reference in f64.
 
-use super::suite::Row;
+use super::report::Row;
 use super::Errors;
 use crate::ops::rand_uniform;
 use crate::optim::{ema_update, Adam, AdamConfig};
@@ -47,14 +47,7 @@ fn row(op: &str, check: &'static str, errors: Errors) -> Row {
             .sum::<usize>(),
         SHAPES.len()
     );
-    Row {
-        op: op.into(),
-        check,
-        shape,
-        errors,
-        tol: OPTIM_TOL,
-        pass: errors.max_rel <= OPTIM_TOL,
-    }
+    Row::new(op, check, shape, errors, OPTIM_TOL)
 }
 
 /// Ten Adam steps with the same gradients on both devices.

@@ -52,8 +52,10 @@ fn run(f: &Func, inputs: &[Tensor], place: Place, seed: u64, second: bool) -> Ru
 
 /// Run `f` on the GPU and on the CPU in f64 from the same inputs and compare.
 pub fn parity(f: &Func, inputs: &[Tensor], seed: u64, second: bool) -> ParityErrors {
-    gpu::set_poison(true);
-    let gpu = run(f, inputs, Place::Gpu, seed, second);
+    let gpu = {
+        let _poison = gpu::set_poison(true);
+        run(f, inputs, Place::Gpu, seed, second)
+    };
     let cpu = run(f, inputs, Place::Cpu64, seed, second);
     let cmp = |a: &[Vec<f64>], b: &[Vec<f64>]| {
         a.iter().zip(b).fold(Errors::default(), |e, (x, y)| {

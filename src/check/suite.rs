@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::report::Row;
 use super::{gradcheck, gradgradcheck, parity, random_input, Domain, Errors, Func};
 use crate::ops::{self, UnaryOp};
 use crate::tensor::Tensor;
@@ -75,31 +76,13 @@ impl Case {
     }
 }
 
-/// One line of the report.
-#[derive(Clone, Debug)]
-pub struct Row {
-    pub op: String,
-    pub check: &'static str,
-    pub shape: String,
-    pub errors: Errors,
-    pub tol: f64,
-    pub pass: bool,
-}
-
 fn row(op: &str, check: &'static str, shapes: &[Vec<usize>], errors: Errors, tol: f64) -> Row {
     let shape = shapes
         .iter()
         .map(|s| format!("{s:?}"))
         .collect::<Vec<_>>()
         .join(" ");
-    Row {
-        op: op.to_string(),
-        check,
-        shape,
-        errors,
-        tol,
-        pass: errors.max_rel <= tol,
-    }
+    Row::new(op, check, shape, errors, tol)
 }
 
 /// Run one case: finite differences (first and second order) and GPU parity.
@@ -392,7 +375,7 @@ pub fn run_all(filter: Option<&str>) -> Vec<Row> {
 /// picks the narrow ones, so a device would otherwise never check the kernel that its large
 /// layers run.
 fn run_wide_conv_cases(keep: &dyn Fn(&str) -> bool) -> Vec<Row> {
-    use crate::ops::conv::{set_tiling_policy, tiling_policy, TilingPolicy};
+    use crate::ops::conv::{set_tiling_policy, TilingPolicy};
     let cases: Vec<Case> = stylegan_cases()
         .into_iter()
         .filter(|c| c.op.starts_with("conv2d"))
@@ -405,29 +388,6 @@ fn run_wide_conv_cases(keep: &dyn Fn(&str) -> bool) -> Vec<Row> {
     if cases.is_empty() {
         return Vec::new();
     }
-    let before = tiling_policy();
-    set_tiling_policy(TilingPolicy::Wide);
-    let rows = cases.iter().flat_map(run_case).collect();
-    set_tiling_policy(before);
-    rows
-}
-
-pub fn table(rows: &[Row]) -> String {
-    let mut s = format!(
-        "{:<28} {:<12} {:<36} {:>10} {:>10} {:>8}  {}\n",
-        "op", "check", "shape", "max abs", "max rel", "tol", "result"
-    );
-    for r in rows {
-        s += &format!(
-            "{:<28} {:<12} {:<36} {:>10.2e} {:>10.2e} {:>8.0e}  {}\n",
-            r.op,
-            r.check,
-            r.shape,
-            r.errors.max_abs,
-            r.errors.max_rel,
-            r.tol,
-            if r.pass { "pass" } else { "FAIL" }
-        );
-    }
-    s
+    let _wide = set_tiling_policy(TilingPolicy::Wide);
+    cases.iter().flat_map(run_case).collect()
 }

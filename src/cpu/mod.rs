@@ -1,4 +1,4 @@
-//! Floor 2: the plain reference kernels, generic over f32 and f64, parallel with rayon.
+//! Floor 1: the plain reference kernels, generic over f32 and f64, parallel with rayon.
 //! Each function here mirrors one WGSL kernel's contract exactly (same inputs, same
 //! layout), so the tensor layer can run either and tests can compare them.
 

@@ -1,4 +1,4 @@
-//! Datasets: what the trainer learns from, as u8 images kept in memory, with batches prepared
+//! Floor 1: datasets, what the trainer learns from, as u8 images kept in memory, with batches prepared
 //! on a background thread.
 //!
 //! Sources:

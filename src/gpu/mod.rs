@@ -20,16 +20,41 @@ pub use kernels::Kernel;
 pub use pool::GpuBuffer;
 pub use timer::GpuTimer;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-static POISON: AtomicBool = AtomicBool::new(false);
+/// How many scopes asked for poisoning (a count, so that parallel tests each holding a scope
+/// do not switch it off under one another).
+static POISON: AtomicUsize = AtomicUsize::new(0);
 
-/// When on, every buffer handed out by the pool is filled with NaN before use, so a
-/// kernel that forgets to write an element produces a NaN that a parity test catches.
-pub fn set_poison(on: bool) {
-    POISON.store(on, Ordering::SeqCst);
+/// Restores the poisoning that was in force before [`set_poison`] on drop.
+#[must_use = "poisoning ends when the guard drops"]
+pub struct PoisonGuard {
+    on: bool,
+    before: usize,
+}
+
+impl Drop for PoisonGuard {
+    fn drop(&mut self) {
+        if self.on {
+            POISON.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            POISON.store(self.before, Ordering::SeqCst);
+        }
+    }
+}
+
+/// While the guard lives, every buffer handed out by the pool is (`on`) or is not filled with
+/// NaN before use, so a kernel that forgets to write an element produces a NaN that a parity
+/// test catches.
+pub fn set_poison(on: bool) -> PoisonGuard {
+    let before = if on {
+        POISON.fetch_add(1, Ordering::SeqCst)
+    } else {
+        POISON.swap(0, Ordering::SeqCst)
+    };
+    PoisonGuard { on, before }
 }
 
 pub fn poison_enabled() -> bool {
-    POISON.load(Ordering::SeqCst)
+    POISON.load(Ordering::SeqCst) > 0
 }

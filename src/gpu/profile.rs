@@ -1,6 +1,6 @@
 //! Per-kernel GPU time. While a profile is on, each dispatch is recorded in a compute pass of
 //! its own whose beginning and end write GPU timestamps; the work stays batched (no host
-//! wait per dispatch), only the pass boundaries are added. [`GpuContext::profile_take`]
+//! wait per dispatch), only the pass boundaries are added. `GpuContext::profile_take` (`gpu::context::profiling`)
 //! resolves what was recorded and sums the intervals per kernel.
 //!
 //! Used by `bench` (the share of a training step spent in each kernel family) and by
@@ -8,8 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use super::context::GpuContext;
+use std::sync::Arc;
+
 use super::kernels::Kernel;
+use super::pool::{BufferPool, GpuBuffer};
 
 /// Timestamps per query set (wgpu's `QUERY_SET_MAX_QUERIES`): two per dispatch.
 const SET_QUERIES: u32 = 4096;
@@ -49,6 +51,55 @@ impl Profiler {
         self.labels.push(kernel.label());
         (self.sets[i / per_set].clone(), 2 * (i % per_set) as u32)
     }
+
+    /// Copy every recorded timestamp into pooled buffers (recorded on `enc`); each with its
+    /// size in bytes, to be read back.
+    pub(crate) fn resolve(
+        &self,
+        device: &wgpu::Device,
+        pool: &Arc<BufferPool>,
+        enc: &mut wgpu::CommandEncoder,
+    ) -> Vec<(GpuBuffer, u64)> {
+        let per_set = (SET_QUERIES / 2) as usize;
+        let mut tmps = Vec::new();
+        for (s, set) in self.sets.iter().enumerate() {
+            let used = 2 * (self.labels.len() - s * per_set).min(per_set) as u32;
+            let bytes = used as u64 * 8;
+            let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("kernel profile resolve"),
+                size: bytes,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let tmp = pool.acquire(bytes);
+            enc.resolve_query_set(set, 0..used, &resolve, 0);
+            enc.copy_buffer_to_buffer(&resolve, 0, tmp.raw(), tmp.offset(), bytes);
+            tmps.push((tmp, bytes));
+        }
+        tmps
+    }
+
+    /// Per-kernel times from the ticks read back (`period`: nanoseconds per tick).
+    pub(crate) fn times(self, ticks: &[u64], period: f64) -> Vec<KernelTime> {
+        let mut sums: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+        for (i, kernel) in self.labels.into_iter().enumerate() {
+            let ns = ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * period;
+            let e = sums.entry(kernel).or_default();
+            e.0 += 1;
+            e.1 += ns * 1e-6;
+        }
+        let times = sums
+            .into_iter()
+            .map(|(kernel, (dispatches, ms))| KernelTime {
+                family: family(&kernel).to_string(),
+                kernel,
+                dispatches,
+                ms,
+            })
+            .collect();
+        times
+    }
+
 }
 
 /// The folder of a kernel label: its family.
@@ -89,86 +140,6 @@ pub fn merge(into: &mut Vec<KernelTime>, more: Vec<KernelTime>) {
         }
     }
     into.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-}
-
-impl GpuContext {
-    /// Whether per-kernel profiling can run here (timestamp queries on compute passes).
-    pub fn can_profile(&self) -> bool {
-        self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
-    }
-
-    /// Start timing every dispatch; false (and nothing changes) where the adapter has no
-    /// timestamp queries.
-    pub fn profile_start(&self) -> bool {
-        if !self.can_profile() {
-            return false;
-        }
-        let mut b = self.batch.lock().unwrap();
-        b.profiler.get_or_insert_with(Profiler::default);
-        true
-    }
-
-    /// The per-kernel GPU time of everything dispatched since the profile started or was last
-    /// taken, slowest first (a sync point). `stop` ends profiling.
-    pub fn profile_take(&self, stop: bool) -> Vec<KernelTime> {
-        let (prof, tmps) = {
-            let mut b = self.batch.lock().unwrap();
-            let prof = if stop {
-                b.profiler.take()
-            } else {
-                b.profiler.as_mut().map(std::mem::take)
-            };
-            let Some(prof) = prof else {
-                return Vec::new();
-            };
-            let per_set = (SET_QUERIES / 2) as usize;
-            let mut tmps = Vec::new();
-            for (s, set) in prof.sets.iter().enumerate() {
-                let used = 2 * (prof.labels.len() - s * per_set).min(per_set) as u32;
-                let bytes = used as u64 * 8;
-                let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("kernel profile resolve"),
-                    size: bytes,
-                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                });
-                let tmp = self.pool.acquire(bytes);
-                let enc = b.encoder(&self.device);
-                enc.resolve_query_set(set, 0..used, &resolve, 0);
-                enc.copy_buffer_to_buffer(&resolve, 0, tmp.raw(), tmp.offset(), bytes);
-                tmps.push((tmp, bytes));
-            }
-            (prof, tmps)
-        };
-        let period = self.queue.get_timestamp_period() as f64;
-        let mut ticks = Vec::new();
-        for (tmp, bytes) in &tmps {
-            ticks.extend(
-                self.read(tmp, *bytes)
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
-            );
-        }
-        let mut sums: BTreeMap<String, (u64, f64)> = BTreeMap::new();
-        for (i, kernel) in prof.labels.into_iter().enumerate() {
-            let ns = ticks[2 * i + 1].wrapping_sub(ticks[2 * i]) as f64 * period;
-            let e = sums.entry(kernel).or_default();
-            e.0 += 1;
-            e.1 += ns * 1e-6;
-        }
-        let times = sums
-            .into_iter()
-            .map(|(kernel, (dispatches, ms))| KernelTime {
-                family: family(&kernel).to_string(),
-                kernel,
-                dispatches,
-                ms,
-            })
-            .collect();
-        let mut out = Vec::new();
-        merge(&mut out, times);
-        out
-    }
 }
 
 /// A table of per-kernel times, slowest first, with each one's share of the total.

@@ -1,4 +1,4 @@
-//! Floor 5: the StyleGAN networks. Layers hold indices into a [`ParamGroup`] and their
+//! Floor 6: the StyleGAN networks. Layers hold indices into a [`ParamGroup`] and their
 //! equalized learning-rate constants, so the same network code runs on G and on its moving
 //! average G_ema (same names, same layout), on the GPU and on the CPU reference.
 

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use super::{add_scalar, mean, reshape, rsqrt, same_place, square, sum};
-use crate::autograd::{is_grad_enabled, Op};
+use crate::tensor::grad_mode::is_grad_enabled;
+use crate::tensor::Op;
 use crate::cpu::adain as cpu;
 use crate::gpu::{self, Kernel};
 use crate::tensor::{Storage, Tensor};

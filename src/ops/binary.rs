@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use super::{pack8, same_place, sum_to};
-use crate::autograd::Op;
-use crate::cpu::elementwise::{self as cpu, BinaryOp};
+use crate::tensor::Op;
+use crate::cpu::elementwise as cpu;
+use crate::op_kind::BinaryOp;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::shape::{broadcast_shapes, broadcast_strides, numel};
 use crate::tensor::{Storage, Tensor};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::{mul_scalar, same_place, sum, tile_rows};
-use crate::autograd::Op;
+use crate::tensor::Op;
 use crate::cpu::conv::{self as cpu, ConvDims};
 use crate::gpu::{self, GpuBuffer, Kernel};
 use crate::tensor::{Storage, Tensor};
@@ -89,8 +89,19 @@ pub enum TilingPolicy {
 
 static POLICY: AtomicU8 = AtomicU8::new(0);
 
-pub fn set_tiling_policy(p: TilingPolicy) {
-    POLICY.store(p as u8, Ordering::SeqCst);
+/// Restores the tiling policy in force before [`set_tiling_policy`] on drop.
+#[must_use = "the policy is restored when the guard drops"]
+pub struct TilingGuard(u8);
+
+impl Drop for TilingGuard {
+    fn drop(&mut self) {
+        POLICY.store(self.0, Ordering::SeqCst);
+    }
+}
+
+/// Force a tile shape (tests, `gradcheck`, `bench --conv-tiling`) until the guard drops.
+pub fn set_tiling_policy(p: TilingPolicy) -> TilingGuard {
+    TilingGuard(POLICY.swap(p as u8, Ordering::SeqCst))
 }
 
 pub fn tiling_policy() -> TilingPolicy {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{pack8, same_place};
-use crate::autograd::Op;
+use crate::tensor::Op;
 use crate::cpu::layout::{self as cpu, AxisCopy};
 use crate::gpu::{self, batch::groups_1d, GpuBuffer, Kernel};
 use crate::shape::{numel, strides};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{same_place, sum_to, tile_rows};
-use crate::autograd::Op;
+use crate::tensor::Op;
 use crate::cpu::matmul::{self as cpu, MatView, MatmulDims};
 use crate::gpu::{self, Kernel};
 use crate::tensor::{Storage, Tensor};

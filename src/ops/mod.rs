@@ -1,4 +1,4 @@
-//! Floor 4: differentiable ops, one file per family. Each file holds the forward (GPU kernel
+//! Floor 3: differentiable ops, one file per family. Each file holds the forward (GPU kernel
 //! launch or CPU reference, by the tensor's storage) and the backward rule side by side.
 
 pub mod adain;
@@ -28,7 +28,7 @@ pub use unary::{
     square,
 };
 
-pub use crate::cpu::elementwise::{BinaryOp, UnaryOp};
+pub use crate::op_kind::{BinaryOp, UnaryOp};
 
 use crate::tensor::{Place, Tensor};
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{mul_scalar, rand_normal, reshape, same_place, sum, unary::unary, UnaryOp};
-use crate::autograd::Op;
+use crate::tensor::Op;
 use crate::cpu::noise::{self as cpu, NoiseAct};
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::tensor::{Place, Storage, Tensor};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{
     add_scalar, broadcast_to, concat, mean, mul_scalar, reshape, rsqrt, sqrt, square, sub,
 };
-use crate::autograd::Op;
+use crate::tensor::Op;
 use crate::cpu::norm as cpu;
 use crate::gpu::{self, Kernel};
 use crate::tensor::{Storage, Tensor};

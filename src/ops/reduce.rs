@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::layout::{permute_storage, strided_copy_storage};
 use super::{mul_scalar, reshape};
-use crate::autograd::Op;
+use crate::tensor::Op;
 use crate::cpu::reduce as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::shape::{broadcast_shapes, broadcast_strides, numel};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::mul_scalar;
-use crate::autograd::Op;
+use crate::tensor::Op;
 use crate::cpu::resample as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::tensor::{Storage, Tensor};

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::autograd::Op;
-use crate::cpu::elementwise::{self as cpu, UnaryOp};
+use crate::tensor::Op;
+use crate::cpu::elementwise as cpu;
+use crate::op_kind::UnaryOp;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::tensor::{Storage, Tensor};
 
@@ -83,7 +84,8 @@ pub fn recip(x: &Tensor) -> Tensor {
 pub fn abs(x: &Tensor) -> Tensor {
     unary(UnaryOp::Abs, x)
 }
-/// Leaky ReLU with a gain: StyleGAN uses slope 0.2, gain sqrt(2).
+/// Leaky ReLU with a gain. StyleGAN 1 uses slope 0.2 and gain 1 (`nn::lrelu`): the sqrt(2) of He
+/// init is in the equalized weight scale.
 pub fn leaky_relu(x: &Tensor, slope: f64, gain: f64) -> Tensor {
     unary(UnaryOp::LeakyRelu { slope, gain }, x)
 }

@@ -1,17 +1,19 @@
-//! Floor 3: the tensor. Shape, storage on one device, and the autograd node that made it.
+//! Floor 2: the tensor. Shape, storage on one device, and the autograd node that made it.
 //!
 //! Storage is immutable once written (ops make new tensors), so reshape and detach share it.
 //! The one exception is the optimiser, which updates parameter buffers in place.
 
+pub mod grad_mode;
+mod op;
 mod storage;
 
+pub use op::Op;
 pub use storage::Storage;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::autograd::{self, Op};
 use crate::gpu;
 use crate::shape::numel;
 
@@ -102,7 +104,7 @@ impl Tensor {
     /// The result of an op: records `op` when gradients are being recorded and any input
     /// requires them.
     pub(crate) fn from_op(storage: Storage, shape: Vec<usize>, op: Op) -> Tensor {
-        let record = autograd::is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad());
+        let record = grad_mode::is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad());
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shape,

@@ -1,11 +1,16 @@
-//! Opening the GPU: one process-wide device, chosen once.
+//! Opening the GPU: one process-wide device, chosen once. The context owns the device, the
+//! pipeline cache, the buffer pool and the open batch; what it records is in `commands`, its
+//! kernel profile in `profiling`.
+
+mod commands;
+mod profiling;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::batch::Batch;
-use super::kernels::PipelineCache;
-use super::pool::BufferPool;
+use crate::gpu::batch::Batch;
+use crate::gpu::kernels::PipelineCache;
+use crate::gpu::pool::BufferPool;
 
 /// Why no GPU could be opened. Always printable as advice for a person.
 #[derive(Debug, Clone)]

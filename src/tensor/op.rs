@@ -1,8 +1,8 @@
 //! The closed set of differentiable ops. Adding an op means adding a variant here, which
-//! makes `inputs` and `backprop::backward` refuse to compile until they handle it.
+//! makes `inputs`, `name` and `autograd::backprop::backward` refuse to compile until they handle it.
 
-use crate::cpu::elementwise::{BinaryOp, UnaryOp};
-use crate::tensor::Tensor;
+use super::Tensor;
+use crate::op_kind::{BinaryOp, UnaryOp};
 
 #[derive(Clone)]
 pub enum Op {
