@@ -5,6 +5,8 @@
 mod commands;
 mod profiling;
 
+pub use commands::FillParams;
+
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -309,6 +311,42 @@ impl GpuContext {
                 }
             );
         }
+        s += &format!("  {:<27}: {}\n", "cooperative matrices", self.coop_matrices());
         s
+    }
+
+    /// The adapter's cooperative-matrix shapes and types ("16x16x16 f16*f16+f32", ...), or
+    /// why there are none. Reported only: no kernel uses them yet.
+    pub fn coop_matrices(&self) -> String {
+        if !self
+            .adapter
+            .features()
+            .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
+        {
+            return "no".into();
+        }
+        let ty = |t: wgpu::CooperativeScalarType| format!("{t:?}").to_lowercase();
+        let list: Vec<String> = self
+            .adapter
+            .cooperative_matrix_properties()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}x{}x{} {}*{}+{}{}",
+                    p.m_size,
+                    p.n_size,
+                    p.k_size,
+                    ty(p.ab_type),
+                    ty(p.ab_type),
+                    ty(p.cr_type),
+                    if p.saturating_accumulation { " (sat)" } else { "" }
+                )
+            })
+            .collect();
+        if list.is_empty() {
+            "feature present, no configurations listed".into()
+        } else {
+            format!("yes: {}", list.join(", "))
+        }
     }
 }

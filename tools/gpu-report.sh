@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# One command that measures everything on a GPU (or, with --quick, on any device in about a
+# minute): the adapter, the gradient checks, the kernel and training-step benchmarks against
+# the device's own ceilings, PyTorch side by side where CUDA exists, and a profiled training
+# run. Writes OUTDIR/report.md (a summary table of the targets first) and the raw files.
+#
+#   bash tools/gpu-report.sh [--quick] OUTDIR
+#
+# Environment: SGW_BIN (the binary; default target/release/stylegan-wgpu, else
+# .gpu/stylegan-wgpu), SGW_LOADER_DIR (a folder of Vulkan loader .deb files to unpack first,
+# default .gl when it holds any), VK_DRIVER_FILES (the ICD; NVIDIA's path is used when it
+# exists and nothing is set). Each stage has its own time limit; a stage that fails or times
+# out is recorded in the report and the script goes on.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0
+if [ "${1:-}" = "--quick" ]; then
+    QUICK=1
+    shift
+fi
+OUT="${1:?usage: bash tools/gpu-report.sh [--quick] OUTDIR}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+STAGES="$OUT/stages.tsv"
+: > "$STAGES"
+
+# The binary: built here, or carried stripped to the GPU machine.
+BIN="${SGW_BIN:-}"
+if [ -z "$BIN" ]; then
+    for b in target/release/stylegan-wgpu .gpu/stylegan-wgpu; do
+        if [ -x "$b" ]; then BIN="$b"; break; fi
+    done
+fi
+if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
+    echo "no stylegan-wgpu binary: run 'cargo build --release' or set SGW_BIN" >&2
+    exit 2
+fi
+
+# A Vulkan loader brought as .deb files (the GPU machine has the driver but no loader).
+LOADER="${SGW_LOADER_DIR:-.gl}"
+if compgen -G "$LOADER/*.deb" > /dev/null; then
+    mkdir -p "$LOADER/root"
+    for d in "$LOADER"/*.deb; do
+        if command -v dpkg-deb > /dev/null; then
+            dpkg-deb -x "$d" "$LOADER/root"
+        else
+            python3 tools/gpu_report.py --unpack-deb "$d" "$LOADER/root"
+        fi
+    done
+    LIBDIR="$(dirname "$(find "$LOADER/root" -name 'libvulkan.so.1' | head -1)")"
+    export LD_LIBRARY_PATH="$(cd "$LIBDIR" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "Vulkan loader from $LOADER: $LIBDIR"
+fi
+NV_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$NV_ICD" ]; then
+    export VK_DRIVER_FILES="$NV_ICD"
+fi
+
+# stage NAME LIMIT_S COMMAND...: run with a time limit, log to OUT/NAME.log, record the outcome.
+stage() {
+    local name="$1" limit="$2"
+    shift 2
+    local t0=$SECONDS rc
+    echo "== $name (limit ${limit}s): $*"
+    # SIGINT: a training run then writes its checkpoint and profile before it stops.
+    timeout --signal=INT --kill-after=15 "$limit" "$@" > "$OUT/$name.log" 2>&1
+    rc=$?
+    local took=$((SECONDS - t0)) status=ok
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ] || [ $rc -eq 130 ]; then
+        status="timed out"
+    elif [ $rc -ne 0 ]; then
+        status="failed (exit $rc)"
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$took" "$*" >> "$STAGES"
+    echo "   $status in ${took}s"
+}
+skip() {
+    printf '%s\t%s\t0\t-\n' "$1" "not available: $2" >> "$STAGES"
+    echo "== $1: not available ($2)"
+}
+
+if [ $QUICK -eq 1 ]; then
+    BENCH=(--quick) TORCH=(--quick) DEVICE=software
+    TRAIN=(--preset small --max-res 8 --kimg 0.02)
+    LIMITS=(info=30 gradcheck=240 bench=240 pytorch=240 train=120)
+else
+    BENCH=(--full) TORCH=() DEVICE=gpu
+    TRAIN=(--preset full --max-res 32 --kimg 0.5)
+    LIMITS=(info=20 gradcheck=90 bench=120 pytorch=90 train=45)
+fi
+limit() { for kv in "${LIMITS[@]}"; do [ "${kv%%=*}" = "$1" ] && echo "${kv#*=}"; done; }
+
+stage info "$(limit info)" "$BIN" info
+stage gradcheck "$(limit gradcheck)" "$BIN" gradcheck
+stage bench "$(limit bench)" "$BIN" bench "${BENCH[@]}" --no-cpu --json "$OUT/bench.json"
+if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
+    if [ -f "$OUT/bench.json" ]; then
+        stage pytorch "$(limit pytorch)" python3 tools/pytorch_bench.py --device cuda "${TORCH[@]}" \
+            --ours "$OUT/bench.json" --json "$OUT/torch.json"
+    else
+        skip pytorch "no bench.json to compare with"
+    fi
+else
+    skip pytorch "torch with CUDA is not installed here"
+fi
+rm -rf "$OUT/train"
+stage train "$(limit train)" env SGW_PROFILE=1 "$BIN" train oasis --device "$DEVICE" "${TRAIN[@]}" \
+    --quiet --out "$OUT/train"
+if [ -f "$OUT/train/profile.txt" ]; then
+    cp "$OUT/train/profile.txt" "$OUT/profile.txt"
+fi
+
+python3 tools/gpu_report.py "$OUT" $([ $QUICK -eq 1 ] && echo --quick)
+echo "report: $OUT/report.md"
