@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use sgw::train::device::DeviceChoice;
 use sgw::train::generate::{generate, GenerateArgs};
 use sgw::train::run::{train, TrainArgs};
+use sgw::train::TrainError;
 
 const TINY: &str = r#"
 kimg_per_phase = 0.016
@@ -162,7 +163,7 @@ fn tiny_training_writes_everything_and_resumes_exactly() {
 }
 
 /// `generate` on the CPU with default flags.
-fn generate_cpu(ckpt: PathBuf) -> Result<(), String> {
+fn generate_cpu(ckpt: PathBuf) -> Result<(), TrainError> {
     generate(&GenerateArgs {
         ckpt,
         grid: 2,
@@ -178,14 +179,14 @@ fn generate_cpu(ckpt: PathBuf) -> Result<(), String> {
 #[test]
 fn broken_checkpoints_are_clear_errors() {
     let root = dir("ckpt");
-    let e = generate_cpu(root.join("missing")).unwrap_err();
+    let e = generate_cpu(root.join("missing")).unwrap_err().to_string();
     assert!(e.contains("missing"), "{e}");
     // A run directory without a checkpoint.
-    let e = generate_cpu(root.clone()).unwrap_err();
+    let e = generate_cpu(root.clone()).unwrap_err().to_string();
     assert!(e.contains("checkpoint.safetensors"), "{e}");
     // A truncated file.
     let f = root.join("checkpoint.safetensors");
     fs::write(&f, b"\x40\x00\x00\x00\x00\x00\x00\x00{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}").unwrap();
-    let e = generate_cpu(f).unwrap_err();
+    let e = generate_cpu(f).unwrap_err().to_string();
     assert!(e.contains("truncated or corrupt"), "{e}");
 }

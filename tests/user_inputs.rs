@@ -138,7 +138,7 @@ fn asking_for_other_channels_than_the_dataset_names_both() {
         channels: Some(1),
         ..args(&root, "folder", "run")
     };
-    let e = train(&a).unwrap_err();
+    let e = train(&a).unwrap_err().to_string();
     assert!(
         e.contains("3 channels") && e.contains("--channels asks for 1"),
         "{e}"
@@ -156,7 +156,7 @@ fn asking_for_other_channels_than_the_dataset_names_both() {
         config: Some(cfg.clone()),
         ..args(&root, "folder", "run")
     };
-    let e = train(&a).unwrap_err();
+    let e = train(&a).unwrap_err().to_string();
     assert!(
         e.contains("3 channels") && e.contains("c.toml asks for 1"),
         "{e}"
@@ -166,7 +166,7 @@ fn asking_for_other_channels_than_the_dataset_names_both() {
 
 /// `train` must fail with a message containing every `want`, leaving no run directory.
 fn refuses(a: &TrainArgs, want: &[&str]) {
-    let e = train(a).expect_err("bad input was accepted");
+    let e = train(a).expect_err("bad input was accepted").to_string();
     for w in want {
         assert!(e.contains(w), "{e:?} lacks {w:?}");
     }
@@ -338,7 +338,9 @@ fn resume_applies_safe_flags_says_so_and_refuses_the_rest() {
             "dataset mnist cannot change a run trained with oasis",
         ),
     ] {
-        let e = train(&a).expect_err("a flag that cannot change on resume was accepted");
+        let e = train(&a)
+            .expect_err("a flag that cannot change on resume was accepted")
+            .to_string();
         assert!(e.contains(want), "{e:?} lacks {want:?}");
     }
     assert_eq!(losses(&run).len(), 1 + 2, "a refused resume trained");
@@ -373,7 +375,8 @@ fn resume_applies_safe_flags_says_so_and_refuses_the_rest() {
         max_res: Some(4),
         ..resume.clone()
     })
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("--max-res 4 is below 8x8"), "{e}");
     // A higher max resolution grows the model and trains on.
     train(&TrainArgs {
@@ -410,14 +413,18 @@ fn resume_with_data_moved_elsewhere_checks_it_is_the_same() {
         ..TrainArgs::default()
     };
     // Without --data the old path is gone: a clear error.
-    assert!(train(&resume).unwrap_err().contains("does not exist"));
+    assert!(train(&resume)
+        .unwrap_err()
+        .to_string()
+        .contains("does not exist"));
     // Another dataset at the new path is refused.
     let other = write_folder(&root.join("b"), &["rgb8"; 4]);
     let e = train(&TrainArgs {
         data: Some(other),
         ..resume.clone()
     })
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("not the one this run trained on"), "{e}");
     train(&TrainArgs {
         data: Some(moved.clone()),

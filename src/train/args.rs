@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::config::{Loss, TrainConfig};
 use super::config_file;
 use super::device::DeviceChoice;
+use super::error::{FileOp, Result, TrainError};
 use crate::data::SliceAxis;
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -75,8 +76,6 @@ pub struct TrainArgs {
     pub stop_after_steps: Option<u64>,
 }
 
-type Res<T> = Result<T, String>;
-
 /// Deep-merge `over` into `base` (tables merge, other values replace).
 fn merge(base: &mut toml::Value, over: toml::Value) {
     match (base, over) {
@@ -95,11 +94,11 @@ fn merge(base: &mut toml::Value, over: toml::Value) {
 }
 
 /// Numeric flags a run cannot use, refused before any work.
-pub fn check_flags(a: &TrainArgs) -> Res<()> {
+pub fn check_flags(a: &TrainArgs) -> Result<()> {
     let positive = |flag: &str, v: Option<f64>| match v {
-        Some(x) if !(x.is_finite() && x > 0.0) => {
-            Err(format!("{flag} must be a finite number > 0, got {x}"))
-        }
+        Some(x) if !(x.is_finite() && x > 0.0) => Err(TrainError::Invalid(format!(
+            "{flag} must be a finite number > 0, got {x}"
+        ))),
         _ => Ok(()),
     };
     positive("--lr", a.lr)?;
@@ -107,23 +106,25 @@ pub fn check_flags(a: &TrainArgs) -> Res<()> {
     positive("--sample-every", a.sample_every)?;
     positive("--checkpoint-every", a.checkpoint_every)?;
     if a.batch == Some(0) {
-        return Err("--batch must be at least 1".into());
+        return Err(TrainError::Invalid("--batch must be at least 1".into()));
     }
     if let Some(r) = a.max_res.filter(|&r| r < 4 || !r.is_power_of_two()) {
-        return Err(format!(
+        return Err(TrainError::Invalid(format!(
             "--max-res must be a power of two >= 4 (4, 8, 16, ... 1024), got {r}"
-        ));
+        )));
     }
     if a.limit == Some(0) {
-        return Err("--limit must be at least 1".into());
+        return Err(TrainError::Invalid("--limit must be at least 1".into()));
     }
     if let Some(c) = a.channels.filter(|&c| c != 1 && c != 3) {
-        return Err(format!(
+        return Err(TrainError::Invalid(format!(
             "--channels must be 1 (grayscale) or 3 (RGB), got {c}"
-        ));
+        )));
     }
     if a.slice_axis.is_some() && a.dataset != "nifti" {
-        return Err("--slice-axis applies to `train nifti` only".into());
+        return Err(TrainError::Invalid(
+            "--slice-axis applies to `train nifti` only".into(),
+        ));
     }
     Ok(())
 }
@@ -143,7 +144,7 @@ fn requested_channels(a: &TrainArgs, file: Option<&toml::Value>) -> Option<(usiz
 pub fn resolve_config(
     a: &TrainArgs,
     software: bool,
-) -> Res<(TrainConfig, Option<(usize, String)>)> {
+) -> Result<(TrainConfig, Option<(usize, String)>)> {
     check_flags(a)?;
     let preset = a.preset.clone().unwrap_or_else(|| {
         if software {
@@ -155,18 +156,22 @@ pub fn resolve_config(
     let mut cfg = match preset.as_str() {
         "small" => TrainConfig::small(),
         "full" => TrainConfig::full(),
-        p => return Err(format!("unknown preset {p:?}: use small or full")),
+        p => {
+            return Err(TrainError::Invalid(format!(
+                "unknown preset {p:?}: use small or full"
+            )))
+        }
     };
     let mut file = None;
     if let Some(path) = &a.config {
-        let text =
-            fs::read_to_string(path).map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let text = fs::read_to_string(path).map_err(FileOp::ReadConfig.on(path))?;
         let over = config_file::check(&text, path)?;
-        let mut base = toml::Value::try_from(&cfg).map_err(|e| e.to_string())?;
+        let mut base = toml::Value::try_from(&cfg)?;
         merge(&mut base, over.clone());
-        cfg = base
-            .try_into()
-            .map_err(|e| format!("--config {}: {e}", path.display()))?;
+        cfg = base.try_into().map_err(|source| TrainError::Toml {
+            context: format!("--config {}", path.display()),
+            source,
+        })?;
         file = Some(over);
     }
     cfg.data.dataset = a.dataset.clone();

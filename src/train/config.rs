@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::TrainError;
 use crate::data::SliceAxis;
 use crate::nn::ModelConfig;
 
@@ -27,12 +28,14 @@ impl std::fmt::Display for Loss {
 }
 
 impl std::str::FromStr for Loss {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, TrainError> {
         match s {
             "wgan-gp" => Ok(Loss::WganGp),
             "logistic-r1" => Ok(Loss::LogisticR1),
-            _ => Err(format!("unknown loss {s:?}: use wgan-gp or logistic-r1")),
+            _ => Err(TrainError::Invalid(format!(
+                "unknown loss {s:?}: use wgan-gp or logistic-r1"
+            ))),
         }
     }
 }
@@ -181,13 +184,15 @@ impl TrainConfig {
     }
 
     /// A clear message for any value a run cannot use (named by its configuration key).
-    pub fn validate(&self) -> Result<(), String> {
-        self.model.validate()?;
+    pub fn validate(&self) -> Result<(), TrainError> {
+        self.model.validate().map_err(TrainError::Invalid)?;
         let positive = |key: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(format!("{key} must be a finite number > 0, got {v}"))
+                Err(TrainError::Invalid(format!(
+                    "{key} must be a finite number > 0, got {v}"
+                )))
             }
         };
         positive("kimg_per_phase", self.kimg_per_phase)?;
@@ -196,7 +201,9 @@ impl TrainConfig {
         positive("ema_half_life_kimg", self.ema_half_life_kimg)?;
         for r in self.model.resolutions() {
             if self.batch_at(r) == 0 {
-                return Err(format!("batch size at {r}x{r} must be at least 1"));
+                return Err(TrainError::Invalid(format!(
+                    "batch size at {r}x{r} must be at least 1"
+                )));
             }
             positive(&format!("lr at {r}x{r}"), self.lr_at(r))?;
         }
@@ -206,14 +213,16 @@ impl TrainConfig {
             ("w_avg_beta", self.w_avg_beta),
         ] {
             if !(0.0..1.0).contains(&v) {
-                return Err(format!("{key} must be in [0, 1), got {v}"));
+                return Err(TrainError::Invalid(format!(
+                    "{key} must be in [0, 1), got {v}"
+                )));
             }
         }
         if !(0.0..=1.0).contains(&self.style_mixing_prob) {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "style_mixing_prob must be in [0, 1], got {}",
                 self.style_mixing_prob
-            ));
+            )));
         }
         for (key, v) in [
             ("gp_lambda", self.gp_lambda),
@@ -221,11 +230,13 @@ impl TrainConfig {
             ("r1_gamma", self.r1_gamma),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{key} must be a finite number >= 0, got {v}"));
+                return Err(TrainError::Invalid(format!(
+                    "{key} must be a finite number >= 0, got {v}"
+                )));
             }
         }
         if self.grid == 0 {
-            return Err("grid must be at least 1".into());
+            return Err(TrainError::Invalid("grid must be at least 1".into()));
         }
         Ok(())
     }
@@ -234,8 +245,11 @@ impl TrainConfig {
         toml::to_string_pretty(self).expect("config serialises")
     }
 
-    pub fn from_toml(s: &str) -> Result<Self, String> {
-        toml::from_str(s).map_err(|e| format!("bad configuration: {e}"))
+    pub fn from_toml(s: &str) -> Result<Self, TrainError> {
+        toml::from_str(s).map_err(|source| TrainError::Toml {
+            context: "bad configuration".into(),
+            source,
+        })
     }
 }
 

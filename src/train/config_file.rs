@@ -9,6 +9,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::config::TrainConfig;
+use super::error::TrainError;
 
 /// The keys a configuration may hold and their TOML types: the full configuration with every
 /// optional field filled, serialised.
@@ -96,12 +97,16 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn at(&self, span: std::ops::Range<usize>) -> String {
-        let (line, col) = line_col(self.text, span.start);
-        format!("{}:{line}:{col}", self.file.display())
+    /// The error at `span` of the file.
+    fn error(&self, span: std::ops::Range<usize>, message: String) -> TrainError {
+        TrainError::Config {
+            path: self.file.to_path_buf(),
+            at: Some(line_col(self.text, span.start)),
+            message,
+        }
     }
 
-    fn table(&self, path: &str, want: &toml::Table, got: &DeTable) -> Result<(), String> {
+    fn table(&self, path: &str, want: &toml::Table, got: &DeTable) -> Result<(), TrainError> {
         for (key, value) in got {
             let name = key.get_ref().as_ref();
             let full = if path.is_empty() {
@@ -110,8 +115,7 @@ impl Walker<'_> {
                 format!("{path}.{name}")
             };
             let expected = if is_resolution_table(path) {
-                resolution_entry(want, name)
-                    .map_err(|why| format!("{}: `{full}`: {why}", self.at(key.span())))?
+                self.resolution_entry(want, key, &full)?
             } else {
                 want.get(name)
                     .ok_or_else(|| self.unknown(path, want, key))?
@@ -121,13 +125,20 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn value(&self, path: &str, want: &toml::Value, got: &Spanned<DeValue>) -> Result<(), String> {
+    fn value(
+        &self,
+        path: &str,
+        want: &toml::Value,
+        got: &Spanned<DeValue>,
+    ) -> Result<(), TrainError> {
         if !fits(want, got.get_ref()) {
-            return Err(format!(
-                "{}: `{path}` must be {}, not {}",
-                self.at(got.span()),
-                type_name(want),
-                de_type_name(got.get_ref())
+            return Err(self.error(
+                got.span(),
+                format!(
+                    "`{path}` must be {}, not {}",
+                    type_name(want),
+                    de_type_name(got.get_ref())
+                ),
             ));
         }
         if let (toml::Value::Table(w), DeValue::Table(g)) = (want, got.get_ref()) {
@@ -136,7 +147,12 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn unknown(&self, path: &str, want: &toml::Table, key: &Spanned<toml::de::DeString>) -> String {
+    fn unknown(
+        &self,
+        path: &str,
+        want: &toml::Table,
+        key: &Spanned<toml::de::DeString>,
+    ) -> TrainError {
         let name = key.get_ref().as_ref();
         let mut valid: Vec<&str> = want.keys().map(String::as_str).collect();
         valid.sort_by_key(|k| (distance(name, k), *k));
@@ -152,39 +168,48 @@ impl Walker<'_> {
             format!("in [{path}]")
         };
         valid.truncate(8);
-        format!(
-            "{}: unknown key `{name}` {table}{hint}; valid keys here include: {}",
-            self.at(key.span()),
-            valid.join(", ")
+        self.error(
+            key.span(),
+            format!(
+                "unknown key `{name}` {table}{hint}; valid keys here include: {}",
+                valid.join(", ")
+            ),
         )
     }
-}
 
-/// The schema's value type for a resolution key of `[batch]`/`[lr]`.
-fn resolution_entry<'a>(want: &'a toml::Table, key: &str) -> Result<&'a toml::Value, String> {
-    let r: usize = key
-        .parse()
-        .map_err(|_| format!("resolution keys are numbers such as \"8\", not {key:?}"))?;
-    if r < 4 || !r.is_power_of_two() {
-        return Err(format!(
-            "resolution {r} is not a power of two of at least 4"
-        ));
+    /// The schema's value type for a resolution key of `[batch]`/`[lr]` (`full`: its path).
+    fn resolution_entry<'a>(
+        &self,
+        want: &'a toml::Table,
+        key: &Spanned<toml::de::DeString>,
+        full: &str,
+    ) -> Result<&'a toml::Value, TrainError> {
+        let name = key.get_ref().as_ref();
+        let bad = |why: String| self.error(key.span(), format!("`{full}`: {why}"));
+        let r: usize = name.parse().map_err(|_| {
+            bad(format!(
+                "resolution keys are numbers such as \"8\", not {name:?}"
+            ))
+        })?;
+        if r < 4 || !r.is_power_of_two() {
+            return Err(bad(format!(
+                "resolution {r} is not a power of two of at least 4"
+            )));
+        }
+        Ok(want
+            .values()
+            .next()
+            .expect("the resolution tables are not empty"))
     }
-    Ok(want
-        .values()
-        .next()
-        .expect("the resolution tables are not empty"))
 }
 
 /// Check a `--config` file's text: TOML syntax, known keys and value types. Errors name the
 /// file, line and column.
-pub fn check(text: &str, file: &Path) -> Result<toml::Value, String> {
-    let doc = DeTable::parse(text).map_err(|e| {
-        let at = e.span().map_or(String::new(), |s| {
-            let (l, c) = line_col(text, s.start);
-            format!(":{l}:{c}")
-        });
-        format!("{}{at}: not valid TOML: {}", file.display(), e.message())
+pub fn check(text: &str, file: &Path) -> Result<toml::Value, TrainError> {
+    let doc = DeTable::parse(text).map_err(|e| TrainError::Config {
+        path: file.to_path_buf(),
+        at: e.span().map(|s| line_col(text, s.start)),
+        message: format!("not valid TOML: {}", e.message()),
     })?;
     let schema = schema();
     let w = Walker { text, file };
@@ -193,7 +218,10 @@ pub fn check(text: &str, file: &Path) -> Result<toml::Value, String> {
         schema.as_table().expect("the configuration is a table"),
         doc.get_ref(),
     )?;
-    toml::from_str(text).map_err(|e| format!("{}: {e}", file.display()))
+    toml::from_str(text).map_err(|source| TrainError::Toml {
+        context: file.display().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -201,7 +229,7 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        check(text, Path::new("c.toml")).unwrap_err()
+        check(text, Path::new("c.toml")).unwrap_err().to_string()
     }
 
     #[test]

@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use super::args::TrainArgs;
 use super::config::TrainConfig;
+use super::error::{Result, TrainError};
 use crate::data::{self, Dataset, Loader};
 use crate::tensor::{Place, Tensor};
-
-type Res<T> = Result<T, String>;
 
 /// The dataset the configuration names, at the model's final resolution. Its channels are
 /// the images' own (OASIS, MNIST and NIfTI are grayscale; a folder is RGB when any image is
 /// colour).
-pub fn open_dataset(cfg: &TrainConfig) -> Res<Dataset> {
+pub fn open_dataset(cfg: &TrainConfig) -> Result<Dataset> {
     let opts = data::OpenOptions {
         data: cfg.data.path.as_ref().map(PathBuf::from),
         resolution: cfg.model.max_res,
@@ -33,12 +32,12 @@ pub fn open_dataset(cfg: &TrainConfig) -> Res<Dataset> {
         "folder" => data::open_folder(&opts),
         "nifti" => data::open_nifti(&opts, cfg.data.slice_axis),
         other => {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "unknown dataset {other:?}: use oasis, mnist, folder or nifti"
-            ))
+            )))
         }
     };
-    ds.map_err(|e| e.to_string())
+    Ok(ds?)
 }
 
 /// What the dataset is, its notices and what was skipped, for the terminal.
@@ -58,14 +57,14 @@ pub fn describe(ds: &Dataset) {
 
 /// The channel count of a new run's model: the dataset's, which a count the user asked for
 /// (`asked`: the count and where it was asked) must match.
-pub fn channels(ds: &Dataset, asked: Option<(usize, String)>) -> Res<usize> {
+pub fn channels(ds: &Dataset, asked: Option<(usize, String)>) -> Result<usize> {
     match asked {
-        Some((c, source)) if c != ds.channels => Err(format!(
+        Some((c, source)) if c != ds.channels => Err(TrainError::Invalid(format!(
             "the dataset has {} channel{} ({}) but {source} asks for {c}; leave it out to follow the dataset",
             ds.channels,
             if ds.channels == 1 { "" } else { "s" },
             if ds.channels == 1 { "grayscale" } else { "RGB" },
-        )),
+        ))),
         _ => Ok(ds.channels),
     }
 }
@@ -79,7 +78,7 @@ pub fn check_resumed(
     saved: &TrainConfig,
     ds: &Dataset,
     changes: &mut Vec<String>,
-) -> Res<String> {
+) -> Result<String> {
     let print = ds.fingerprint();
     // A fingerprint hashes the pixels at the native resolution: after --max-res changed, only
     // the image count and channels can be compared.
@@ -93,16 +92,16 @@ pub fn check_resumed(
     let same_res = cfg.model.max_res == saved.model.max_res;
     match &saved.data.fingerprint {
         Some(saved) if !same_res && shape(saved) != shape(&print) => {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "--resume: the dataset at {} is not the one this run trained on (it holds {print}; the run's is {saved})",
                 cfg.data.path.as_deref().unwrap_or("the default place")
-            ))
+            )))
         }
         Some(saved) if same_res && *saved != print => {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "--resume: the dataset at {} is not the one this run trained on (it holds {print}; the run's is {saved})",
                 cfg.data.path.as_deref().unwrap_or("the default place")
-            ))
+            )))
         }
         Some(_) => {}
         None if a.data.is_some() => changes.push(
@@ -111,10 +110,10 @@ pub fn check_resumed(
         None => {}
     }
     if ds.channels != cfg.model.channels {
-        return Err(format!(
+        return Err(TrainError::Invalid(format!(
             "--resume: the dataset has {} channels but the run's model {}",
             ds.channels, cfg.model.channels
-        ));
+        )));
     }
     Ok(print)
 }

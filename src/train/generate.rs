@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::checkpoint::Checkpoint;
 use super::device::{self, DeviceChoice};
+use super::error::{FileOp, TrainError};
 use super::pictures;
 use super::trainer::Trainer;
 use crate::nn::{lerp, NoiseMode};
@@ -69,9 +70,12 @@ impl Default for GenerateArgs {
 }
 
 /// Read a 2-D little-endian f32/f64 .npy array.
-pub fn read_npy(path: &Path) -> Result<(Vec<f32>, Vec<usize>), String> {
-    let b = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bad = |why: &str| format!("{}: {why}", path.display());
+pub fn read_npy(path: &Path) -> Result<(Vec<f32>, Vec<usize>), TrainError> {
+    let b = fs::read(path).map_err(FileOp::Access.on(path))?;
+    let bad = |why: &str| TrainError::Npy {
+        path: path.to_path_buf(),
+        message: why.into(),
+    };
     if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy file"));
     }
@@ -119,14 +123,17 @@ pub fn read_npy(path: &Path) -> Result<(Vec<f32>, Vec<usize>), String> {
 }
 
 /// Write a little-endian f32 .npy array (format 1.0, C order) that `read_npy` and NumPy read.
-pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), String> {
+pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), TrainError> {
     let n: usize = shape.iter().product();
+    let bad = |message: String| TrainError::Npy {
+        path: path.to_path_buf(),
+        message,
+    };
     if n != data.len() {
-        return Err(format!(
-            "{}: shape {shape:?} holds {n} values, got {}",
-            path.display(),
+        return Err(bad(format!(
+            "shape {shape:?} holds {n} values, got {}",
             data.len()
-        ));
+        )));
     }
     let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
     let shape_txt = match dims.len() {
@@ -138,8 +145,7 @@ pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), Strin
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
     header.push('\n');
-    let hlen =
-        u16::try_from(header.len()).map_err(|_| format!("{}: header too long", path.display()))?;
+    let hlen = u16::try_from(header.len()).map_err(|_| bad("header too long".into()))?;
     let mut b = Vec::with_capacity(10 + header.len() + 4 * n);
     b.extend_from_slice(b"\x93NUMPY\x01\x00");
     b.extend_from_slice(&hlen.to_le_bytes());
@@ -147,7 +153,7 @@ pub fn write_npy(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), Strin
     for v in data {
         b.extend_from_slice(&v.to_le_bytes());
     }
-    fs::write(path, b).map_err(|e| format!("could not write {}: {e}", path.display()))
+    fs::write(path, b).map_err(FileOp::Write.on(path))
 }
 
 fn save(
@@ -157,22 +163,22 @@ fn save(
     res: usize,
     cols: usize,
     path: &Path,
-) -> Result<(), String> {
+) -> Result<(), TrainError> {
     pictures::save_png(
         &pictures::enlarge(&pictures::grid(img, n, c, res, cols), 256),
         path,
     )
 }
 
-pub fn generate(a: &GenerateArgs) -> Result<(), String> {
-    let ck = Checkpoint::load(&a.ckpt).map_err(|e| e.to_string())?;
+pub fn generate(a: &GenerateArgs) -> Result<(), TrainError> {
+    let ck = Checkpoint::load(&a.ckpt)?;
     let choice = if a.cpu { DeviceChoice::Cpu } else { a.device };
-    let placement = device::place(choice).map_err(|e| e.to_string())?;
+    let placement = device::place(choice)?;
     if placement.place != Place::Gpu {
         println!("{}", placement.note);
     }
     let place = placement.place;
-    let t: Trainer = ck.trainer(place).map_err(|e| e.to_string())?;
+    let t: Trainer = ck.trainer(place)?;
     let (res, alpha) = match t.point() {
         Some(p) => (p.res, p.alpha),
         None => (t.schedule.phases.last().map_or(4, |p| p.res), 1.0),
@@ -184,7 +190,11 @@ pub fn generate(a: &GenerateArgs) -> Result<(), String> {
         },
         "const" => NoiseMode::Const { seed: t.cfg.seed },
         "none" => NoiseMode::None,
-        o => return Err(format!("--noise {o}: use random, const or none")),
+        o => {
+            return Err(TrainError::invalid(format!(
+                "--noise {o}: use random, const or none"
+            )))
+        }
     };
     let zd = t.cfg.model.z_dim;
     let c = t.cfg.model.channels;
@@ -193,10 +203,10 @@ pub fn generate(a: &GenerateArgs) -> Result<(), String> {
         Some(p) => {
             let (v, shape) = read_npy(p)?;
             if shape.len() != 2 || shape[1] != zd {
-                return Err(format!(
-                    "{}: latents must be [n, {zd}], got {shape:?}",
-                    p.display()
-                ));
+                return Err(TrainError::Npy {
+                    path: p.clone(),
+                    message: format!("latents must be [n, {zd}], got {shape:?}"),
+                });
             }
             Tensor::from_vec(v, &shape, place)
         }
@@ -225,7 +235,7 @@ pub fn generate(a: &GenerateArgs) -> Result<(), String> {
     }
     // Individual images.
     let dir = PathBuf::from(format!("{}-images", stem.display()));
-    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&dir)?;
     let per = c * res * res;
     for i in 0..n {
         pictures::save_png(

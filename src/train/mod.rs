@@ -2,7 +2,7 @@
 //! (WGAN-GP, logistic + R1), `trainer` (one step), `checkpoint` (atomic safetensors),
 //! `metrics` (SWD, generator variance, adversarial balance), `pictures` (grids, GIF),
 //! `plots`, `run` (the loop behind `train`) with `args` (flags, configuration), `dataset`,
-//! `run_dir` (logs and files of a run) and `sampling`, `generate`.
+//! `run_dir` (logs and files of a run) and `sampling`, `generate`; `error` (why they stop).
 
 pub mod args;
 pub mod checkpoint;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod config_file;
 pub mod dataset;
 pub mod device;
+pub mod error;
 pub mod generate;
 pub mod loss;
 pub mod metrics;
@@ -23,5 +24,6 @@ pub mod schedule;
 pub mod trainer;
 
 pub use config::{Loss, TrainConfig};
+pub use error::{FileOp, TrainError};
 pub use schedule::{Point, Schedule};
 pub use trainer::{Progress, StepRecord, Trainer};

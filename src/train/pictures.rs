@@ -7,6 +7,8 @@ use std::path::Path;
 
 use image::{codecs::gif::GifEncoder, Delay, Frame, Rgb, RgbImage, RgbaImage};
 
+use super::error::{FileOp, TrainError};
+
 /// n x n tiles of images [N, C, R, R] in [-1, 1] (C = 1 or 3), 2-pixel gaps.
 pub fn grid(images: &[f32], n_images: usize, channels: usize, res: usize, cols: usize) -> RgbImage {
     let rows = n_images.div_ceil(cols);
@@ -42,13 +44,14 @@ pub fn enlarge(img: &RgbImage, min_side: u32) -> RgbImage {
 }
 
 /// An animated GIF of frames (resized to the last frame's size), 0.4 s each, last held 2 s.
-pub fn gif(frames: &[RgbImage], path: &Path) -> Result<(), String> {
-    let last = frames.last().ok_or("no frames for the GIF")?;
+pub fn gif(frames: &[RgbImage], path: &Path) -> Result<(), TrainError> {
+    let last = frames
+        .last()
+        .ok_or(TrainError::Picture("no frames for the GIF"))?;
     let (w, h) = last.dimensions();
-    let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = File::create(path).map_err(FileOp::Access.on(path))?;
     let mut enc = GifEncoder::new_with_speed(BufWriter::new(file), 10);
-    enc.set_repeat(image::codecs::gif::Repeat::Infinite)
-        .map_err(|e| e.to_string())?;
+    enc.set_repeat(image::codecs::gif::Repeat::Infinite)?;
     for (i, f) in frames.iter().enumerate() {
         let f = image::imageops::resize(f, w, h, image::imageops::FilterType::Nearest);
         let rgba: RgbaImage = image::DynamicImage::ImageRgb8(f).to_rgba8();
@@ -58,13 +61,14 @@ pub fn gif(frames: &[RgbImage], path: &Path) -> Result<(), String> {
             0,
             0,
             Delay::from_numer_denom_ms(ms, 1),
-        ))
-        .map_err(|e| e.to_string())?;
+        ))?;
     }
     Ok(())
 }
 
-pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), String> {
-    img.save(path)
-        .map_err(|e| format!("could not write {}: {e}", path.display()))
+pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), TrainError> {
+    img.save(path).map_err(|source| TrainError::Image {
+        path: path.to_path_buf(),
+        source,
+    })
 }

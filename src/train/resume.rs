@@ -4,6 +4,7 @@
 
 use super::checkpoint::Checkpoint;
 use super::config::TrainConfig;
+use super::error::TrainError;
 use super::run::TrainArgs;
 use super::schedule::Schedule;
 
@@ -19,25 +20,24 @@ fn same<T: PartialEq + std::fmt::Display>(
     asked: Option<T>,
     saved: T,
     why: &str,
-) -> Result<(), String> {
+) -> Result<(), TrainError> {
     match asked {
-        Some(v) if v != saved => Err(format!(
+        Some(v) if v != saved => Err(TrainError::Invalid(format!(
             "--resume: {flag} {v} cannot change a run trained with {saved}: {why}; start a new run (--out) instead"
-        )),
+        ))),
         _ => Ok(()),
     }
 }
 
 /// Apply `a`'s flags to the checkpoint's configuration.
-pub fn apply_flags(a: &TrainArgs, ck: &Checkpoint) -> Result<Resumed, String> {
+pub fn apply_flags(a: &TrainArgs, ck: &Checkpoint) -> Result<Resumed, TrainError> {
     let old = &ck.config;
     let mut cfg = old.clone();
     let mut changes = Vec::new();
     if a.config.is_some() {
-        return Err(
-            "--resume continues the run's own config.toml; --config applies to new runs (change a resumed run with flags such as --kimg or --max-res)"
-                .into(),
-        );
+        return Err(TrainError::invalid(
+            "--resume continues the run's own config.toml; --config applies to new runs (change a resumed run with flags such as --kimg or --max-res)",
+        ));
     }
     same(
         "dataset",
@@ -83,14 +83,14 @@ pub fn apply_flags(a: &TrainArgs, ck: &Checkpoint) -> Result<Resumed, String> {
             .map_or("all images".into(), |l| l.to_string()),
         "it changes which images the run trains on",
     )?;
-    let images = ck.number("images").map_err(|e| e.to_string())?;
+    let images = ck.number("images")?;
     let schedule = Schedule::new(old);
     if let Some(r) = a.max_res.filter(|&r| r != old.model.max_res) {
         let reached = schedule.res_at(images);
         if r < reached {
-            return Err(format!(
+            return Err(TrainError::Invalid(format!(
                 "--resume: --max-res {r} is below {reached}x{reached}, which this run has already reached; a model cannot shrink below where it trains"
-            ));
+            )));
         }
         cfg.model.max_res = r;
         changes.push(format!("max resolution {0} -> {r}", old.model.max_res));

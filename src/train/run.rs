@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::checkpoint::{self, Checkpoint};
 use super::dataset::{self, Batches};
 use super::device::{self, DeviceChoice};
+use super::error::{FileOp, Result};
 use super::resume;
 use super::run_dir::{self, KernelProfile, LossLog, RunDir};
 use super::sampling::Sampler;
@@ -24,20 +25,18 @@ pub use super::args::{check_flags, resolve_config, TrainArgs};
 pub use super::dataset::open_dataset;
 pub use super::run_dir::LOSSES_HEADER;
 
-type Res<T> = Result<T, String>;
-
 /// The `train` subcommand.
-pub fn train(a: &TrainArgs) -> Res<()> {
+pub fn train(a: &TrainArgs) -> Result<()> {
     check_flags(a)?;
     let choice = if a.cpu { DeviceChoice::Cpu } else { a.device };
-    let placement = device::place(choice).map_err(|e| e.to_string())?;
+    let placement = device::place(choice)?;
     println!("{}", placement.note);
     let (t, ds, dir, changes) = match &a.resume {
         Some(p) => resume_run(a, p, placement.place)?,
         None => new_run(a, &placement)?,
     };
     dataset::describe(&ds);
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).map_err(FileOp::CreateDir.on(&dir))?;
     run_dir::write_atomic(&dir.join("config.toml"), &t.cfg.to_toml())?;
     println!("run directory: {}", dir.display());
     run_loop(a, t, Arc::new(ds), dir, &changes)
@@ -47,7 +46,7 @@ pub fn train(a: &TrainArgs) -> Res<()> {
 fn new_run(
     a: &TrainArgs,
     placement: &device::Placement,
-) -> Res<(Trainer, Dataset, PathBuf, Vec<String>)> {
+) -> Result<(Trainer, Dataset, PathBuf, Vec<String>)> {
     let (mut cfg, asked) = resolve_config(a, placement.slow)?;
     if a.preset.is_none() && placement.slow {
         println!("no fast GPU: using the small preset (up to {0}x{0}, at most {1} channels); --preset full asks for the whole model", cfg.model.max_res, cfg.model.fmap_max);
@@ -68,8 +67,8 @@ fn resume_run(
     a: &TrainArgs,
     from: &Path,
     place: Place,
-) -> Res<(Trainer, Dataset, PathBuf, Vec<String>)> {
-    let ck = Checkpoint::load(from).map_err(|e| e.to_string())?;
+) -> Result<(Trainer, Dataset, PathBuf, Vec<String>)> {
+    let ck = Checkpoint::load(from)?;
     let resume::Resumed {
         mut cfg,
         mut changes,
@@ -87,7 +86,7 @@ fn resume_run(
         ck.path.display(),
         ck.number("images").unwrap_or(0) as f64 / 1000.0
     );
-    let t = ck.trainer_with(cfg, place).map_err(|e| e.to_string())?;
+    let t = ck.trainer_with(cfg, place)?;
     Ok((t, ds, dir, changes))
 }
 
@@ -106,7 +105,7 @@ struct Run {
 
 impl Run {
     /// Read back the losses of the steps taken and write them out.
-    fn flush(&mut self) -> Res<()> {
+    fn flush(&mut self) -> Result<()> {
         if self.losses.flush(&self.out, &mut self.t.progress)? {
             self.profile.collect();
         }
@@ -119,19 +118,22 @@ impl Run {
         self.out.show_progress(&self.t, ips, &self.losses);
     }
 
-    fn sample(&mut self, res: usize, alpha: f64) -> Res<()> {
+    fn sample(&mut self, res: usize, alpha: f64) -> Result<()> {
         let balance = &self.losses.balance;
         self.sampler
             .sample(&self.t, &self.ds, balance, &self.out, res, alpha)
     }
 
-    fn checkpoint(&mut self) -> Res<()> {
+    fn checkpoint(&mut self) -> Result<()> {
         self.flush()?;
-        checkpoint::save(&self.t, &self.out.dir.join(checkpoint::FILE)).map_err(|e| e.to_string())
+        Ok(checkpoint::save(
+            &self.t,
+            &self.out.dir.join(checkpoint::FILE),
+        )?)
     }
 
     /// Stopped before the end: checkpoint, and say how to continue.
-    fn stop(mut self) -> Res<()> {
+    fn stop(mut self) -> Result<()> {
         self.checkpoint()?;
         self.profile.finish(&self.out)?;
         self.out.log(&format!(
@@ -144,7 +146,7 @@ impl Run {
     }
 
     /// The schedule is done: the last sample, checkpoint, GIF and plots.
-    fn finish(mut self) -> Res<()> {
+    fn finish(mut self) -> Result<()> {
         self.flush()?;
         self.show_progress();
         self.out.finish_bar();
@@ -176,7 +178,7 @@ fn run_loop(
     ds: Arc<Dataset>,
     dir: PathBuf,
     changes: &[String],
-) -> Res<()> {
+) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::error::{FileOp, Result};
 use super::metrics::Balance;
 use super::pictures;
 use super::plots;
@@ -16,8 +17,6 @@ use super::trainer::{Progress, StepRecord, Trainer};
 use crate::gpu::profile::{self, KernelTime};
 use crate::ops;
 use crate::tensor::{Place, Tensor};
-
-type Res<T> = Result<T, String>;
 
 pub const LOSSES_HEADER: &str =
     "step,images,kimg,res,phase,alpha,d_loss,g_loss,d_skipped,g_skipped";
@@ -54,23 +53,23 @@ fn timestamp() -> String {
 }
 
 /// Append lines to a file in the run directory.
-fn append(path: &Path, header: &str, line: &str) -> Res<()> {
+fn append(path: &Path, header: &str, line: &str) -> Result<()> {
     let new = !path.exists();
     let mut f = FileOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(FileOp::Access.on(path))?;
     if new {
-        writeln!(f, "{header}").map_err(|e| e.to_string())?;
+        writeln!(f, "{header}")?;
     }
-    writeln!(f, "{line}").map_err(|e| e.to_string())
+    Ok(writeln!(f, "{line}")?)
 }
 
 /// Keep only the lines of a CSV log whose row `keep` accepts (the header always stays);
 /// rewritten atomically (temporary file, then rename) when anything is dropped. Returns the
 /// kept data rows and how many were dropped. A missing file is no rows.
-fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Res<(Vec<String>, usize)> {
+fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Result<(Vec<String>, usize)> {
     let Ok(text) = fs::read_to_string(path) else {
         return Ok((Vec::new(), 0));
     };
@@ -91,8 +90,8 @@ fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Res<(Vec<String>, u
             .chain(kept.iter().map(String::as_str))
             .map(|l| format!("{l}\n"))
             .collect();
-        fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        fs::write(&tmp, body).map_err(FileOp::Access.on(&tmp))?;
+        fs::rename(&tmp, path).map_err(FileOp::Access.on(path))?;
     }
     Ok((kept, dropped))
 }
@@ -100,7 +99,7 @@ fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Res<(Vec<String>, u
 /// On resume: drop the log rows written after the checkpoint (a run killed between
 /// checkpoints wrote steps that will now be trained again) and rebuild the adversarial
 /// balance from the rows that stay, so the resumed logs read as one run.
-pub fn reconcile_logs(dir: &Path, step: u64, images: u64, balance: &mut Balance) -> Res<usize> {
+pub fn reconcile_logs(dir: &Path, step: u64, images: u64, balance: &mut Balance) -> Result<usize> {
     let (rows, dropped) = keep_rows(&dir.join("losses.csv"), |f| {
         f.first()
             .and_then(|v| v.parse::<u64>().ok())
@@ -124,11 +123,11 @@ pub fn reconcile_logs(dir: &Path, step: u64, images: u64, balance: &mut Balance)
 }
 
 /// Write a file by renaming a complete temporary copy over it.
-pub fn write_atomic(path: &Path, text: &str) -> Res<()> {
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, text)
         .and_then(|_| fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(FileOp::Access.on(path))
 }
 
 /// The run directory and the terminal: every line logged goes to both, and the progress bar
@@ -162,7 +161,7 @@ impl RunDir {
     }
 
     /// One row of `metrics.csv` (columns as [`METRICS_HEADER`]).
-    pub fn append_metrics(&self, row: &str) -> Res<()> {
+    pub fn append_metrics(&self, row: &str) -> Result<()> {
         append(&self.dir.join("metrics.csv"), METRICS_HEADER, row)
     }
 
@@ -194,9 +193,8 @@ impl RunDir {
     }
 
     /// The GIF of all grids so far and the plots, from the files (so they survive resumes).
-    pub fn finish_pictures(&self) -> Res<()> {
-        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.join("samples"))
-            .map_err(|e| e.to_string())?
+    pub fn finish_pictures(&self) -> Result<()> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.join("samples"))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "png"))
             .collect();
@@ -244,7 +242,7 @@ impl LossLog {
 
     /// Read the pending losses in one go, count the skipped (non-finite) steps in `progress`
     /// and append the rows to `losses.csv`. False when nothing was pending.
-    pub fn flush(&mut self, out: &RunDir, progress: &mut Progress) -> Res<bool> {
+    pub fn flush(&mut self, out: &RunDir, progress: &mut Progress) -> Result<bool> {
         if self.pending.is_empty() {
             return Ok(false);
         }
@@ -311,13 +309,13 @@ impl KernelProfile {
     }
 
     /// Stop profiling and write `profile.txt` (per kernel) and a per-family line to the log.
-    pub fn finish(&mut self, out: &RunDir) -> Res<()> {
+    pub fn finish(&mut self, out: &RunDir) -> Result<()> {
         let Some(mut p) = self.0.take() else {
             return Ok(());
         };
         profile::merge(&mut p, crate::gpu::gpu().profile_take(true));
         let path = out.dir.join("profile.txt");
-        fs::write(&path, profile::table(&p)).map_err(|e| e.to_string())?;
+        fs::write(&path, profile::table(&p))?;
         let total: f64 = p.iter().map(|t| t.ms).sum();
         out.log(&format!(
             "GPU time by kernel family ({total:.0} ms): {}; per kernel in {}",

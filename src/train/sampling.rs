@@ -5,6 +5,7 @@
 use std::fs;
 
 use super::config::TrainConfig;
+use super::error::Result;
 use super::metrics::{pixel_variance, swd, Balance};
 use super::pictures;
 use super::run_dir::RunDir;
@@ -13,8 +14,6 @@ use crate::data::Dataset;
 use crate::nn::NoiseMode;
 use crate::ops;
 use crate::tensor::{Place, Tensor};
-
-type Res<T> = Result<T, String>;
 
 /// The latents of the sample grid (the same all run long, so the grids show progress) and
 /// when the last grid was made.
@@ -50,7 +49,7 @@ impl Sampler {
         out: &RunDir,
         res: usize,
         alpha: f64,
-    ) -> Res<()> {
+    ) -> Result<()> {
         if self.sampled_at == Some(t.progress.images) {
             return Ok(());
         }
@@ -69,7 +68,7 @@ impl Sampler {
             .to_vec();
         let kimg = t.progress.images as f64 / 1000.0;
         let dir = out.dir.join("samples");
-        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        fs::create_dir_all(&dir)?;
         let grid = pictures::enlarge(&pictures::grid(&imgs, n, c, res, cfg.grid), 256);
         pictures::save_png(&grid, &dir.join(format!("grid-{:09.3}kimg.png", kimg)))?;
         // Health: 64 fresh samples against 64 dataset images.

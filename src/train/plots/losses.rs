@@ -7,6 +7,7 @@ use plotters::prelude::*;
 use super::panel::{draw_panel, header, render, Key, Line, Panel};
 use super::scale::{ema, res_changes, x_range, y_range};
 use super::{lighten, read, run_name, D_COLOR, FADE_FILL, G_COLOR, LOSSES_SIZE, MUTED, RES_LINE};
+use crate::train::error::TrainError;
 
 pub(super) struct LossRow {
     kimg: f64,
@@ -39,7 +40,7 @@ pub(super) fn loss_row(line: &str) -> Option<LossRow> {
 /// labelled. Non-finite losses (skipped steps) are left out; the y axis spans the 1st to
 /// 99th percentile, so early WGAN-GP spikes are clipped (the count is written under the
 /// axis). A missing losses.csv, or one without a usable row, draws nothing and is Ok.
-pub fn plot_losses(dir: &Path) -> Result<(), String> {
+pub fn plot_losses(dir: &Path) -> Result<(), TrainError> {
     let Some(text) = read(&dir.join("losses.csv"))? else {
         return Ok(());
     };
@@ -59,8 +60,8 @@ pub fn plot_losses(dir: &Path) -> Result<(), String> {
         .filter(|r| finite(r.g))
         .map(|r| (r.kimg, r.g))
         .collect();
-    let (y0, y1, outside) =
-        y_range(d.iter().chain(&g).map(|p| p.1), true).ok_or("plot: no finite loss")?;
+    let (y0, y1, outside) = y_range(d.iter().chain(&g).map(|p| p.1), true)
+        .ok_or(TrainError::Picture("plot: no finite loss"))?;
     // A time constant of ~1/60 of the run: smooth enough to read, short enough to follow a
     // resolution change (where it restarts). It averages the values as drawn, clamped to the
     // y range: an off-scale spike would otherwise drag the smooth line for a long while.

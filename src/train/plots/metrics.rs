@@ -9,7 +9,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::panel::{draw_panel, header, no_data, render, Key, Line, Panel};
 use super::scale::{res_changes, x_range, y_range};
 use super::text::style;
-use super::{err, level_color, read, run_name, METRICS_SIZE, PALETTE, TEXT};
+use super::{level_color, read, run_name, METRICS_SIZE, PALETTE, TEXT};
+use crate::train::error::TrainError;
 
 pub(super) struct MetricsRow {
     kimg: f64,
@@ -53,7 +54,7 @@ pub(super) fn metrics_row(line: &str) -> Option<MetricsRow> {
 /// 100% = the data, and at the 20% mode-collapse warning of the log), and the adversarial
 /// balance (EMA of G loss - EMA of D loss). Malformed rows are skipped. When there is
 /// nothing to plot (no metrics.csv, or no usable row in it) it draws nothing and is Ok.
-pub fn plot_metrics(dir: &Path) -> Result<(), String> {
+pub fn plot_metrics(dir: &Path) -> Result<(), TrainError> {
     let Some(text) = read(&dir.join("metrics.csv"))? else {
         return Ok(());
     };
@@ -123,17 +124,15 @@ pub fn plot_metrics(dir: &Path) -> Result<(), String> {
     let name = run_name(dir);
     render(&dir.join("metrics.png"), METRICS_SIZE, |root| {
         let (title, rest) = root.split_vertically(46);
-        title
-            .draw(&Text::new(
-                if name.is_empty() {
-                    "Training metrics".to_string()
-                } else {
-                    format!("Training metrics · {name}")
-                },
-                (12, 26),
-                style(22, TEXT).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))
-            .map_err(err)?;
+        title.draw(&Text::new(
+            if name.is_empty() {
+                "Training metrics".to_string()
+            } else {
+                format!("Training metrics · {name}")
+            },
+            (12, 26),
+            style(22, TEXT).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
         let panels = rest.split_evenly((3, 1));
 
         // 1. SWD per level.

@@ -15,6 +15,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::error::{FileOp, TrainError};
+
 mod losses;
 mod metrics;
 mod panel;
@@ -51,10 +53,6 @@ pub(super) const GRID: RGBColor = RGBColor(225, 225, 225);
 pub const LOSSES_SIZE: (u32, u32) = (1100, 620);
 pub const METRICS_SIZE: (u32, u32) = (1100, 1260);
 
-pub(super) fn err<E: std::fmt::Display>(e: E) -> String {
-    format!("plot: {e}")
-}
-
 /// `c` mixed with white: `amount` 0 is `c`, 1 is white.
 pub(super) fn lighten(c: RGBColor, amount: f64) -> RGBColor {
     let m = |v: u8| (v as f64 + (255.0 - v as f64) * amount).round() as u8;
@@ -68,11 +66,11 @@ pub(super) fn level_color(res: usize) -> RGBColor {
 }
 
 /// The file's text, or None when it does not exist.
-pub(super) fn read(path: &Path) -> Result<Option<String>, String> {
+pub(super) fn read(path: &Path) -> Result<Option<String>, TrainError> {
     match fs::read_to_string(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("could not read {}: {e}", path.display())),
+        Err(e) => Err(FileOp::Read.on(path)(e)),
     }
 }
 

@@ -12,7 +12,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::scale::{clip, log_tick_label, log_ticks, tick_label, X_TICKS, Y_TICKS};
 use super::text::{face, font, style, Area, Canvas};
-use super::{err, FADE_FILL, GRID, MUTED, RES_LINE, TEXT};
+use super::{FADE_FILL, GRID, MUTED, RES_LINE, TEXT};
+use crate::train::error::TrainError;
 
 /// What a legend entry shows next to its text.
 #[derive(Clone, Copy)]
@@ -23,49 +24,44 @@ pub(super) enum Key {
 }
 
 /// A panel's header: its title at the left, the legend at the right.
-pub(super) fn header(area: &Area<'_>, title: &str, legend: &[(String, Key)]) -> Result<(), String> {
+pub(super) fn header(
+    area: &Area<'_>,
+    title: &str,
+    legend: &[(String, Key)],
+) -> Result<(), TrainError> {
     let (w, h) = area.dim_in_pixel();
     let y = h as i32 / 2;
     area.draw(&Text::new(
         title.to_string(),
         (12, y),
         style(19, TEXT).pos(Pos::new(HPos::Left, VPos::Center)),
-    ))
-    .map_err(err)?;
+    ))?;
     let ts = style(15, TEXT).pos(Pos::new(HPos::Left, VPos::Center));
     let widths: Vec<i32> = legend
         .iter()
         .map(|(t, _)| area.estimate_text_size(t, &ts).map(|s| s.0 as i32))
-        .collect::<Result<_, _>>()
-        .map_err(err)?;
+        .collect::<Result<_, _>>()?;
     let (sample, gap, after) = (26, 6, 22);
     let total: i32 = widths.iter().map(|w| sample + gap + w + after).sum::<i32>() - after;
     let mut x = w as i32 - 14 - total;
     for ((t, key), tw) in legend.iter().zip(widths) {
         match *key {
-            Key::Line(c, width) => area
-                .draw(&PathElement::new(
-                    vec![(x, y), (x + sample, y)],
-                    c.stroke_width(width),
-                ))
-                .map_err(err)?,
-            Key::Dashed(c) => area
-                .draw(&DashedPathElement::new(
-                    vec![(x, y), (x + sample, y)],
-                    5,
-                    4,
-                    c.stroke_width(2),
-                ))
-                .map_err(err)?,
-            Key::Box(c) => area
-                .draw(&Rectangle::new(
-                    [(x, y - 7), (x + sample, y + 7)],
-                    c.filled(),
-                ))
-                .map_err(err)?,
+            Key::Line(c, width) => area.draw(&PathElement::new(
+                vec![(x, y), (x + sample, y)],
+                c.stroke_width(width),
+            ))?,
+            Key::Dashed(c) => area.draw(&DashedPathElement::new(
+                vec![(x, y), (x + sample, y)],
+                5,
+                4,
+                c.stroke_width(2),
+            ))?,
+            Key::Box(c) => area.draw(&Rectangle::new(
+                [(x, y - 7), (x + sample, y + 7)],
+                c.filled(),
+            ))?,
         }
-        area.draw(&Text::new(t.clone(), (x + sample + gap, y), ts.clone()))
-            .map_err(err)?;
+        area.draw(&Text::new(t.clone(), (x + sample + gap, y), ts.clone()))?;
         x += sample + gap + tw + after;
     }
     Ok(())
@@ -99,7 +95,7 @@ pub(super) struct Panel<'a> {
     pub(super) note: Option<String>,
 }
 
-pub(super) fn draw_panel(area: &Area<'_>, p: &Panel) -> Result<(), String> {
+pub(super) fn draw_panel(area: &Area<'_>, p: &Panel) -> Result<(), TrainError> {
     if p.log_y {
         let ticks = log_ticks(p.y.0, p.y.1);
         draw_panel_on(area, p, (p.y.0..p.y.1).log_scale().with_key_points(ticks))
@@ -108,7 +104,7 @@ pub(super) fn draw_panel(area: &Area<'_>, p: &Panel) -> Result<(), String> {
     }
 }
 
-pub(super) fn draw_panel_on<Y>(area: &Area<'_>, p: &Panel, y: Y) -> Result<(), String>
+pub(super) fn draw_panel_on<Y>(area: &Area<'_>, p: &Panel, y: Y) -> Result<(), TrainError>
 where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: ValueFormatter<f64>,
@@ -122,8 +118,7 @@ where
         .margin_bottom(6)
         .x_label_area_size(if p.x_desc.is_some() { 52 } else { 34 })
         .y_label_area_size(78)
-        .build_cartesian_2d(x0..x1, y)
-        .map_err(err)?;
+        .build_cartesian_2d(x0..x1, y)?;
     let x_fmt = tick_label(x0, x1, X_TICKS);
     let y_lin = tick_label(y0, y1, Y_TICKS);
     let y_fmt = |v: &f64| if p.log_y { log_tick_label(v) } else { y_lin(v) };
@@ -141,16 +136,14 @@ where
     if let Some(d) = p.x_desc {
         mesh.x_desc(d);
     }
-    mesh.draw().map_err(err)?;
+    mesh.draw()?;
 
     // Fade-in bands and resolution changes under the data.
     for &(a, b) in p.fades {
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(a.max(x0), y0), (b.min(x1), y1)],
-                FADE_FILL.filled(),
-            )))
-            .map_err(err)?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(a.max(x0), y0), (b.min(x1), y1)],
+            FADE_FILL.filled(),
+        )))?;
     }
     let base = area.get_base_pixel();
     let label_style = style(13, MUTED).pos(Pos::new(HPos::Left, VPos::Bottom));
@@ -161,18 +154,16 @@ where
         .chain(p.res_marks.iter().map(|&(k, r)| (k, r, true)))
     {
         if line {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(k, y0), (k, y1)],
-                    6,
-                    5,
-                    RES_LINE.stroke_width(1),
-                ))
-                .map_err(err)?;
+            chart.draw_series(DashedLineSeries::new(
+                vec![(k, y0), (k, y1)],
+                6,
+                5,
+                RES_LINE.stroke_width(1),
+            ))?;
         }
         let px = chart.backend_coord(&(k, y1)).0 - base.0;
         let text = format!("{res}x{res}");
-        let tw = area.estimate_text_size(&text, &label_style).map_err(err)?.0 as i32;
+        let tw = area.estimate_text_size(&text, &label_style)?.0 as i32;
         // Right of the line, or left of it at the right edge; skipped where it would run
         // into the previous label (very short phases).
         let right_edge = area.dim_in_pixel().0 as i32 - 2;
@@ -182,35 +173,28 @@ where
             px + 3
         };
         if x >= free_from {
-            area.draw(&Text::new(text, (x, 21), label_style.clone()))
-                .map_err(err)?;
+            area.draw(&Text::new(text, (x, 21), label_style.clone()))?;
             free_from = x + tw + 6;
         }
     }
     for (v, c, label) in &p.refs {
         if label.is_empty() {
             // A plain axis line (zero): thin and solid, not to be read as a marker.
-            chart
-                .draw_series(LineSeries::new(vec![(x0, *v), (x1, *v)], c.stroke_width(1)))
-                .map_err(err)?;
+            chart.draw_series(LineSeries::new(vec![(x0, *v), (x1, *v)], c.stroke_width(1)))?;
             continue;
         }
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x0, *v), (x1, *v)],
-                8,
-                5,
-                c.stroke_width(2),
-            ))
-            .map_err(err)?;
+        chart.draw_series(DashedLineSeries::new(
+            vec![(x0, *v), (x1, *v)],
+            8,
+            5,
+            c.stroke_width(2),
+        ))?;
     }
 
     let (lo, hi) = (y0, y1);
     for l in &p.lines {
         for seg in clip(&l.points, lo, hi) {
-            chart
-                .draw_series(LineSeries::new(seg, l.color.stroke_width(l.width)))
-                .map_err(err)?;
+            chart.draw_series(LineSeries::new(seg, l.color.stroke_width(l.width)))?;
         }
         if l.markers {
             let inside = l
@@ -218,7 +202,7 @@ where
                 .iter()
                 .filter(|(x, y)| x.is_finite() && y.is_finite() && (lo..=hi).contains(y))
                 .map(|&pt| Circle::new(pt, 3, l.color.filled()));
-            chart.draw_series(inside).map_err(err)?;
+            chart.draw_series(inside)?;
         }
     }
     // The reference lines' labels over the data, on a light box so that a line under them
@@ -227,14 +211,12 @@ where
         let (px, py) = chart.backend_coord(&(x1, *v));
         let (x, y) = (px - base.0 - 6, py - base.1 - 4);
         let ts = style(13, *c).pos(Pos::new(HPos::Right, VPos::Bottom));
-        let (tw, th) = area.estimate_text_size(label, &ts).map_err(err)?;
+        let (tw, th) = area.estimate_text_size(label, &ts)?;
         area.draw(&Rectangle::new(
             [(x - tw as i32 - 3, y - th as i32 - 1), (x + 3, y + 1)],
             WHITE.mix(0.85).filled(),
-        ))
-        .map_err(err)?;
-        area.draw(&Text::new(label.clone(), (x, y), ts))
-            .map_err(err)?;
+        ))?;
+        area.draw(&Text::new(label.clone(), (x, y), ts))?;
     }
     if let Some(note) = &p.note {
         let (_, h) = area.dim_in_pixel();
@@ -242,8 +224,7 @@ where
             note.clone(),
             (12, h as i32 - 8),
             style(13, MUTED).pos(Pos::new(HPos::Left, VPos::Bottom)),
-        ))
-        .map_err(err)?;
+        ))?;
     }
     Ok(())
 }
@@ -252,30 +233,33 @@ where
 pub(super) fn render(
     path: &Path,
     size: (u32, u32),
-    draw: impl FnOnce(&Area<'_>) -> Result<(), String>,
-) -> Result<(), String> {
+    draw: impl FnOnce(&Area<'_>) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
     font()?;
     let font = face()?;
     let mut buf = vec![255u8; size.0 as usize * size.1 as usize * 3];
     {
         let inner = BitMapBackend::with_buffer(&mut buf, size);
         let root = Canvas { inner, font }.into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+        root.fill(&WHITE)?;
         draw(&root)?;
-        root.present().map_err(err)?;
+        root.present()?;
     }
-    let img = RgbImage::from_raw(size.0, size.1, buf).ok_or("plot: buffer size")?;
-    img.save(path)
-        .map_err(|e| format!("could not write {}: {e}", path.display()))
+    let img =
+        RgbImage::from_raw(size.0, size.1, buf).ok_or(TrainError::Picture("plot: buffer size"))?;
+    img.save(path).map_err(|source| TrainError::Image {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A panel with no finite values: say so instead of drawing empty axes.
-pub(super) fn no_data(area: &Area<'_>) -> Result<(), String> {
+pub(super) fn no_data(area: &Area<'_>) -> Result<(), TrainError> {
     let (w, h) = area.dim_in_pixel();
     area.draw(&Text::new(
         "no finite values yet".to_string(),
         (w as i32 / 2, h as i32 / 2),
         style(16, MUTED).pos(Pos::new(HPos::Center, VPos::Center)),
-    ))
-    .map_err(err)
+    ))?;
+    Ok(())
 }

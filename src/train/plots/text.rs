@@ -11,27 +11,33 @@ use plotters::style::{register_font, FontStyle};
 use plotters_backend as pb;
 use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
+use crate::train::error::TrainError;
+
 /// The family every text style here asks for; plotters' own defaults (legend, mesh) use it too.
 pub(super) const FAMILY: &str = "sans-serif";
 pub(super) static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// Register the embedded font with plotters once per process. The plots here set their text
 /// through [`Canvas`]; this is for anything drawn with plotters' own text path.
-pub(super) fn font() -> Result<(), String> {
+pub(super) fn font() -> Result<(), TrainError> {
     static OK: OnceLock<bool> = OnceLock::new();
     if *OK.get_or_init(|| register_font(FAMILY, FontStyle::Normal, DEJAVU_SANS).is_ok()) {
         Ok(())
     } else {
-        Err("the embedded plot font could not be loaded".into())
+        Err(TrainError::Picture(
+            "the embedded plot font could not be loaded",
+        ))
     }
 }
 
 /// The embedded font, parsed once.
-pub(super) fn face() -> Result<&'static FontRef<'static>, String> {
+pub(super) fn face() -> Result<&'static FontRef<'static>, TrainError> {
     static FACE: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
     FACE.get_or_init(|| FontRef::try_from_slice(DEJAVU_SANS).ok())
         .as_ref()
-        .ok_or_else(|| "the embedded plot font could not be parsed".to_string())
+        .ok_or(TrainError::Picture(
+            "the embedded plot font could not be parsed",
+        ))
 }
 
 /// plotters' bitmap backend with text set by ab_glyph directly: plotters' own ab_glyph
