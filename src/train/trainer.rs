@@ -53,6 +53,9 @@ pub struct Trainer {
     pub w_avg: Tensor,
     pub progress: Progress,
     pub schedule: Schedule,
+    /// The resolution whose learning rate (`cfg.lr_at`) both optimisers hold: set when the
+    /// trainer is built and again only when training reaches another resolution.
+    lr_res: usize,
 }
 
 /// splitmix64: host-side random decisions keyed by (seed, step, purpose).
@@ -80,9 +83,9 @@ impl Trainer {
             beta2: cfg.beta2,
             eps: 1e-8,
         };
-        let lr0 = cfg.lr_at(cfg.model.start_res);
-        let adam_g = Adam::new(&gp, adam(lr0));
-        let adam_d = Adam::new(&dp, adam(lr0));
+        let lr_res = cfg.model.start_res;
+        let adam_g = Adam::new(&gp, adam(cfg.lr_at(lr_res)));
+        let adam_d = Adam::new(&dp, adam(cfg.lr_at(lr_res)));
         let w_avg = Tensor::zeros(&[1, cfg.model.w_dim], place);
         let schedule = Schedule::new(&cfg);
         Trainer {
@@ -98,6 +101,7 @@ impl Trainer {
             w_avg,
             progress: Progress::default(),
             schedule,
+            lr_res,
         }
     }
 
@@ -239,9 +243,10 @@ impl Trainer {
             [self.cfg.model.channels, pt.res, pt.res],
             "real batch shape"
         );
-        let lr = self.cfg.lr_at(pt.res);
-        self.adam_d.cfg.lr = lr;
-        self.adam_g.cfg.lr = lr;
+        if pt.res != self.lr_res {
+            // A new resolution, or a trainer restored (or moved) to a point past the start.
+            self.use_lr_of(pt.res);
+        }
 
         let (d_loss, d_grads) = self.d_pass(reals, &pt);
         let flat = self
@@ -285,6 +290,14 @@ impl Trainer {
             self.adam_d = Adam::new(&self.dp, self.adam_d.cfg);
         }
         self.progress.phase = phase;
+    }
+
+    /// Both optimisers take the learning rate of resolution `res`.
+    fn use_lr_of(&mut self, res: usize) {
+        let lr = self.cfg.lr_at(res);
+        self.adam_g.cfg.lr = lr;
+        self.adam_d.cfg.lr = lr;
+        self.lr_res = res;
     }
 
     /// Images from G_ema for given latents (truncation psi with cutoff, noise mode).
