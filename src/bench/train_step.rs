@@ -52,16 +52,11 @@ pub struct StepSet {
 /// to 16x16, batch 8) at 4, 8 and 16. Otherwise the default full run (StyleGAN's single-GPU
 /// table, built to 256x256) at every resolution of its schedule.
 pub fn step_set(quick: bool) -> StepSet {
-    let mut cfg = TrainConfig::full();
-    if quick {
-        cfg.preset = "bench-quick".into();
-        cfg.model.z_dim = 64;
-        cfg.model.w_dim = 64;
-        cfg.model.fmap_base = 256;
-        cfg.model.fmap_max = 64;
-        cfg.model.max_res = 16;
-        cfg.set_batch(8);
-    }
+    let cfg = if quick {
+        TrainConfig::bench_quick()
+    } else {
+        TrainConfig::full()
+    };
     let resolutions = cfg.model.resolutions();
     StepSet { cfg, resolutions }
 }

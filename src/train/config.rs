@@ -159,6 +159,21 @@ impl TrainConfig {
         c
     }
 
+    /// The training-step benchmark's quick model, the same as `tools/pytorch_bench.py
+    /// --quick` builds: z/w 64, fmap_base 256, fmap_max 64, up to 16x16, batch 8 at every
+    /// resolution (the rest as `full`). The benchmark's full set is [`TrainConfig::full`].
+    pub fn bench_quick() -> Self {
+        let mut c = TrainConfig::full();
+        c.preset = "bench-quick".into();
+        c.model.z_dim = 64;
+        c.model.w_dim = 64;
+        c.model.fmap_base = 256;
+        c.model.fmap_max = 64;
+        c.model.max_res = 16;
+        c.set_batch(8);
+        c
+    }
+
     pub fn batch_at(&self, res: usize) -> usize {
         self.batch.get(&res).copied().unwrap_or(4)
     }
