@@ -111,7 +111,7 @@ fn the_step_sets_match_the_pytorch_script() {
 
 #[test]
 fn the_ceiling_kernels_compute_what_they_count() {
-    use sgw::bench::ceilings::fma_reference;
+    use sgw::bench::ceilings::{fma_reference, CopyParams, FmaParams};
     use sgw::gpu::batch::groups_1d;
     use sgw::gpu::Kernel;
     let ctx = gpu::gpu();
@@ -123,7 +123,7 @@ fn the_ceiling_kernels_compute_what_they_count() {
     ctx.fill_u32(&out, f32::NAN.to_bits());
     ctx.dispatch(
         &Kernel::new("bench/fma.wgsl"),
-        &[iters, a.to_bits(), b.to_bits()],
+        &FmaParams { iters, a, b },
         &[&out],
         groups_1d(threads),
     );
@@ -143,7 +143,7 @@ fn the_ceiling_kernels_compute_what_they_count() {
     ctx.fill_u32(&dst, f32::NAN.to_bits());
     ctx.dispatch(
         &Kernel::new("bench/copy.wgsl"),
-        &[n4 as u32],
+        &CopyParams { n: n4 as u32 },
         &[&src_buf, &dst],
         groups_1d(n4),
     );

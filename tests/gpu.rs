@@ -24,7 +24,7 @@ fn a_kernel_that_skips_elements_is_caught_by_poisoning() {
     let buf = ctx.alloc(300 * 4);
     ctx.dispatch(
         &Kernel::new("elementwise/fill.wgsl"),
-        &[299, 0],
+        &gpu::FillParams { n: 299, bits: 0 },
         &[&buf],
         [2, 1, 1],
     );

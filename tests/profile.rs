@@ -1,6 +1,7 @@
 //! The per-kernel GPU profile (`gpu::profile`): every dispatch counted under its kernel,
 //! with a positive GPU time, and nothing recorded once it stops.
 
+use sgw::bench::ceilings::CopyParams;
 use sgw::gpu::{self, Kernel};
 
 #[test]
@@ -20,7 +21,7 @@ fn the_kernel_profile_counts_every_dispatch_of_a_kernel() {
     for _ in 0..5 {
         ctx.dispatch(
             &Kernel::new("bench/copy.wgsl"),
-            &[n as u32],
+            &CopyParams { n: n as u32 },
             &[&src, &dst],
             sgw::gpu::batch::groups_1d(n),
         );
@@ -39,7 +40,7 @@ fn the_kernel_profile_counts_every_dispatch_of_a_kernel() {
     // Stopped: nothing more is recorded.
     ctx.dispatch(
         &Kernel::new("bench/copy.wgsl"),
-        &[n as u32],
+        &CopyParams { n: n as u32 },
         &[&src, &dst],
         sgw::gpu::batch::groups_1d(n),
     );

@@ -8,6 +8,24 @@ use super::timing::{summarize, time_gpu, Method};
 use crate::gpu::batch::groups_1d;
 use crate::gpu::{GpuContext, Kernel};
 
+crate::kernel_params! {
+    /// `shaders/bench/fma.wgsl`: `iters` steps of x = a x + b per chain.
+    pub struct FmaParams {
+        kernels: ["bench/fma.wgsl" => [ReadWrite]],
+        pub iters: u32,
+        pub a: f32,
+        pub b: f32,
+    }
+}
+
+crate::kernel_params! {
+    /// `shaders/bench/copy.wgsl`: `n` vec4s.
+    pub struct CopyParams {
+        kernels: ["bench/copy.wgsl" => [Read, ReadWrite]],
+        pub n: u32,
+    }
+}
+
 /// GFLOP/s of register-only FMA chains and GB/s of a large vec4 copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ceilings {
@@ -87,7 +105,11 @@ pub fn measure(
 ) -> Ceilings {
     let fma_out = ctx.alloc(sizes.fma_threads * 4);
     let fma = Kernel::new("bench/fma.wgsl");
-    let params = [sizes.fma_iters, 0.999f32.to_bits(), 0.001f32.to_bits()];
+    let params = FmaParams {
+        iters: sizes.fma_iters,
+        a: 0.999,
+        b: 0.001,
+    };
     let fma_ms = summarize(&time_gpu(ctx, method, warmup, repeats, &mut || {
         ctx.dispatch(&fma, &params, &[&fma_out], groups_1d(sizes.fma_threads))
     }))
@@ -103,7 +125,8 @@ pub fn measure(
     ctx.fill_u32(&dst, 0);
     let copy = Kernel::new("bench/copy.wgsl");
     let copy_ms = summarize(&time_gpu(ctx, method, warmup, repeats, &mut || {
-        ctx.dispatch(&copy, &[vec4s as u32], &[&src, &dst], groups_1d(vec4s))
+        let params = CopyParams { n: vec4s as u32 };
+        ctx.dispatch(&copy, &params, &[&src, &dst], groups_1d(vec4s))
     }))
     .median;
 

@@ -4,19 +4,22 @@
 //! - [`kernels`]: the WGSL registry (`shaders/` embedded) and the pipeline cache.
 //! - [`pool`]: size-class buffer pool; buffers return to it on drop.
 //! - [`batch`]: many dispatches per command encoder; readback only at sync points.
+//! - [`params`]: the typed contract with the kernels' uniform `Params` (`KernelParams`).
 //! - [`timer`]: timestamp queries around a region of kernels.
 //! - [`profile`]: per-kernel GPU time from timestamps around every dispatch.
 
 pub mod batch;
 pub mod context;
 pub mod kernels;
+pub mod params;
 pub mod pool;
 pub mod profile;
 pub mod timer;
 
 pub use batch::Binding;
-pub use context::{gpu, try_gpu, AdapterChoice, AdapterKind, GpuContext, GpuError};
+pub use context::{gpu, try_gpu, AdapterChoice, AdapterKind, FillParams, GpuContext, GpuError};
 pub use kernels::Kernel;
+pub use params::{Access, KernelParams};
 pub use pool::GpuBuffer;
 pub use timer::GpuTimer;
 

@@ -6,11 +6,32 @@
 use std::sync::Arc;
 
 use super::{add_scalar, mean, reshape, rsqrt, same_place, square, sum};
-use crate::tensor::grad_mode::is_grad_enabled;
-use crate::tensor::Op;
 use crate::cpu::adain as cpu;
 use crate::gpu::{self, Kernel};
+use crate::tensor::grad_mode::is_grad_enabled;
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/adain/{forward,backward}.wgsl`: `planes` planes of `hw` values.
+    pub struct AdainParams {
+        kernels: [
+            "adain/forward.wgsl" => [Read, Read, Read, ReadWrite],
+            "adain/backward.wgsl" => [Read, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+        ],
+        pub planes: u32,
+        pub hw: u32,
+        pub eps: f32,
+    }
+}
+
+fn adain_params(planes: usize, hw: usize) -> AdainParams {
+    AdainParams {
+        planes: planes as u32,
+        hw: hw as u32,
+        eps: EPS as f32,
+    }
+}
 
 /// Instance-norm epsilon of the official StyleGAN.
 pub const EPS: f64 = 1e-8;
@@ -77,7 +98,7 @@ pub fn adain(x: &Tensor, ys: &Tensor, yb: &Tensor) -> Tensor {
                 &Kernel::new("adain/forward.wgsl")
                     .with("WG", plane_threads(hw))
                     .with("CACHE", plane_cache(hw, 1)),
-                &[planes as u32, hw as u32, (EPS as f32).to_bits()],
+                &adain_params(planes, hw),
                 &[
                     buf,
                     ys.storage().gpu_buffer(),
@@ -140,7 +161,7 @@ pub fn fused_backward(x: &Tensor, ys: &Tensor, g: &Tensor) -> (Tensor, Tensor, T
                 &Kernel::new("adain/backward.wgsl")
                     .with("WG", plane_threads(hw))
                     .with("CACHE", plane_cache(hw, 2)),
-                &[planes as u32, hw as u32, (EPS as f32).to_bits()],
+                &adain_params(planes, hw),
                 &[
                     buf,
                     ys.storage().gpu_buffer(),

@@ -4,12 +4,27 @@
 use std::sync::Arc;
 
 use super::{pack8, same_place, sum_to};
-use crate::tensor::Op;
 use crate::cpu::elementwise as cpu;
-use crate::op_kind::BinaryOp;
 use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::op_kind::BinaryOp;
 use crate::shape::{broadcast_shapes, broadcast_strides, numel};
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/elementwise/binary.wgsl`: `n` outputs of rank `rank` (<= 8), the output shape
+    /// and each operand's broadcast strides packed as two vec4s (`pack8`).
+    pub struct BinaryParams {
+        kernels: ["elementwise/binary.wgsl" => [Read, Read, ReadWrite]],
+        pub n: u32,
+        pub rank: u32,
+        pub _p0: u32,
+        pub _p1: u32,
+        pub shape: [[u32; 4]; 2],
+        pub sa: [[u32; 4]; 2],
+        pub sb: [[u32; 4]; 2],
+    }
+}
 
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
     same_place("binary op", &[a, b]);
@@ -42,10 +57,15 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
             let n = numel(&shape) as u64;
             let out = ctx.alloc(n * 4);
             let plain = a.shape() == shape.as_slice() && b.shape() == shape.as_slice();
-            let mut params = vec![n as u32, shape.len() as u32, 0, 0];
-            params.extend(pack8(&shape));
-            params.extend(pack8(&broadcast_strides(a.shape(), &shape)));
-            params.extend(pack8(&broadcast_strides(b.shape(), &shape)));
+            let params = BinaryParams {
+                n: n as u32,
+                rank: shape.len() as u32,
+                _p0: 0,
+                _p1: 0,
+                shape: pack8(&shape),
+                sa: pack8(&broadcast_strides(a.shape(), &shape)),
+                sb: pack8(&broadcast_strides(b.shape(), &shape)),
+            };
             let kernel = Kernel::new("elementwise/binary.wgsl")
                 .with("OP", op.code())
                 .with("BROADCAST", if plain { 0.0 } else { 1.0 });

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::{mul_scalar, same_place, sum, tile_rows};
-use crate::tensor::Op;
 use crate::cpu::conv::{self as cpu, ConvDims};
 use crate::gpu::{self, GpuBuffer, Kernel};
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
 
 /// Weight-gradient splits aim for at least this many workgroups.
@@ -51,6 +51,30 @@ fn dims(x_shape: &[usize], w_shape: &[usize]) -> ConvDims {
     }
 }
 
+crate::kernel_params! {
+    /// `shaders/conv/gemm_operands.wgsl`, included by both tilings: the convolution's
+    /// dims, the weight gradient's split of the pixel reduction (`splits` chunks of `chunk`),
+    /// whether binding 3 holds a bias, and the equalized scales.
+    pub struct ConvParams {
+        kernels: [
+            "conv/implicit_gemm.wgsl" => [Read, Read, Read, ReadWrite],
+            "conv/implicit_gemm_wide.wgsl" => [Read, Read, Read, ReadWrite],
+        ],
+        pub n: u32,
+        pub c: u32,
+        pub k: u32,
+        pub h: u32,
+        pub w: u32,
+        pub kh: u32,
+        pub kw: u32,
+        pub splits: u32,
+        pub chunk: u32,
+        pub has_bias: u32,
+        pub scale: f32,
+        pub bias_scale: f32,
+    }
+}
+
 fn params(
     d: &ConvDims,
     splits: usize,
@@ -58,15 +82,21 @@ fn params(
     has_bias: bool,
     scale: f64,
     bias_scale: f64,
-) -> Vec<u32> {
-    let mut v: Vec<u32> = [d.n, d.c, d.k, d.h, d.w, d.kh, d.kw, splits, chunk]
-        .iter()
-        .map(|&x| x as u32)
-        .collect();
-    v.push(has_bias as u32);
-    v.push((scale as f32).to_bits());
-    v.push((bias_scale as f32).to_bits());
-    v
+) -> ConvParams {
+    ConvParams {
+        n: d.n as u32,
+        c: d.c as u32,
+        k: d.k as u32,
+        h: d.h as u32,
+        w: d.w as u32,
+        kh: d.kh as u32,
+        kw: d.kw as u32,
+        splits: splits as u32,
+        chunk: chunk as u32,
+        has_bias: has_bias as u32,
+        scale: scale as f32,
+        bias_scale: bias_scale as f32,
+    }
 }
 
 /// How a convolution GEMM is cut into workgroup tiles.

@@ -4,11 +4,39 @@
 use std::sync::Arc;
 
 use super::{pack8, same_place};
-use crate::tensor::Op;
 use crate::cpu::layout::{self as cpu, AxisCopy};
 use crate::gpu::{self, batch::groups_1d, GpuBuffer, Kernel};
 use crate::shape::{numel, strides};
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/layout/strided_copy.wgsl`: `n` outputs of rank `rank` (<= 8), the output
+    /// shape and the source strides packed as two vec4s (`pack8`).
+    pub struct StridedCopyParams {
+        kernels: ["layout/strided_copy.wgsl" => [Read, ReadWrite]],
+        pub n: u32,
+        pub rank: u32,
+        pub _p0: u32,
+        pub _p1: u32,
+        pub shape: [[u32; 4]; 2],
+        pub src: [[u32; 4]; 2],
+    }
+}
+
+crate::kernel_params! {
+    /// `shaders/layout/axis_copy.wgsl`: one [`AxisCopy`].
+    pub struct AxisCopyParams {
+        kernels: ["layout/axis_copy.wgsl" => [Read, ReadWrite]],
+        pub outer: u32,
+        pub count: u32,
+        pub inner: u32,
+        pub src_len: u32,
+        pub src_start: u32,
+        pub dst_len: u32,
+        pub dst_start: u32,
+    }
+}
 
 /// y[i] = x[offset of i over `out_shape` with strides `src`]: permutes and broadcasts.
 pub(crate) fn strided_copy_storage(x: &Storage, out_shape: &[usize], src: &[usize]) -> Storage {
@@ -19,12 +47,16 @@ pub(crate) fn strided_copy_storage(x: &Storage, out_shape: &[usize], src: &[usiz
             let ctx = gpu::gpu();
             let n = numel(out_shape) as u64;
             let out = ctx.alloc(n * 4);
-            let mut params = vec![n as u32, out_shape.len() as u32, 0, 0];
-            params.extend(pack8(out_shape));
-            params.extend(pack8(src));
             ctx.dispatch(
                 &Kernel::new("layout/strided_copy.wgsl"),
-                &params,
+                &StridedCopyParams {
+                    n: n as u32,
+                    rank: out_shape.len() as u32,
+                    _p0: 0,
+                    _p1: 0,
+                    shape: pack8(out_shape),
+                    src: pack8(src),
+                },
                 &[buf, &out],
                 groups_1d(n),
             );
@@ -45,16 +77,15 @@ fn gpu_axis_copy(src: &GpuBuffer, dst: &GpuBuffer, g: AxisCopy) {
     if n == 0 {
         return;
     }
-    let p = [
-        g.outer,
-        g.count,
-        g.inner,
-        g.src_len,
-        g.src_start,
-        g.dst_len,
-        g.dst_start,
-    ];
-    let params: Vec<u32> = p.iter().map(|&v| v as u32).collect();
+    let params = AxisCopyParams {
+        outer: g.outer as u32,
+        count: g.count as u32,
+        inner: g.inner as u32,
+        src_len: g.src_len as u32,
+        src_start: g.src_start as u32,
+        dst_len: g.dst_len as u32,
+        dst_start: g.dst_start as u32,
+    };
     gpu::gpu().dispatch(
         &Kernel::new("layout/axis_copy.wgsl"),
         &params,

@@ -4,10 +4,30 @@
 use std::sync::Arc;
 
 use super::{same_place, sum_to, tile_rows};
-use crate::tensor::Op;
 use crate::cpu::matmul::{self as cpu, MatView, MatmulDims};
 use crate::gpu::{self, Kernel};
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/matmul/matmul.wgsl`: C[z] (m x n) = alpha * A[z] (m x k) B[z] (k x n), each
+    /// operand read through its batch, row and column strides from its offset (in floats).
+    pub struct MatmulParams {
+        kernels: ["matmul/matmul.wgsl" => [Read, Read, ReadWrite]],
+        pub m: u32,
+        pub n: u32,
+        pub k: u32,
+        pub a_batch: u32,
+        pub a_row: u32,
+        pub a_col: u32,
+        pub b_batch: u32,
+        pub b_row: u32,
+        pub b_col: u32,
+        pub a_off: u32,
+        pub b_off: u32,
+        pub alpha: f32,
+    }
+}
 
 /// (batches, rows, cols) of op(x) and its view, for a rank-2 or rank-3 operand.
 fn view(x: &Tensor, t: bool) -> (usize, usize, usize, MatView) {
@@ -70,11 +90,20 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
         (Storage::Gpu(x), Storage::Gpu(y)) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc((batches * m * n) as u64 * 4);
-            let p = [
-                m, n, k, av.batch, av.row, av.col, bv.batch, bv.row, bv.col, av.off, bv.off,
-            ];
-            let mut params: Vec<u32> = p.iter().map(|&v| v as u32).collect();
-            params.push((alpha as f32).to_bits());
+            let params = MatmulParams {
+                m: m as u32,
+                n: n as u32,
+                k: k as u32,
+                a_batch: av.batch as u32,
+                a_row: av.row as u32,
+                a_col: av.col as u32,
+                b_batch: bv.batch as u32,
+                b_row: bv.row as u32,
+                b_col: bv.col as u32,
+                a_off: av.off as u32,
+                b_off: bv.off as u32,
+                alpha: alpha as f32,
+            };
             let rows = tile_rows(m);
             let groups = [
                 n.div_ceil(64) as u32,

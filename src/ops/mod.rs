@@ -32,16 +32,17 @@ pub use crate::op_kind::{BinaryOp, UnaryOp};
 
 use crate::tensor::{Place, Tensor};
 
-/// Shapes and strides for kernels that take rank <= 8 arrays as two vec4<u32>.
-pub(crate) fn pack8(v: &[usize]) -> [u32; 8] {
+/// Shapes and strides for kernels that take rank <= 8 arrays as two vec4<u32>
+/// (`array<vec4<u32>, 2>`), padded with 1.
+pub(crate) fn pack8(v: &[usize]) -> [[u32; 4]; 2] {
     assert!(
         v.len() <= 8,
         "rank {} > 8 is not supported on the GPU",
         v.len()
     );
-    let mut out = [1u32; 8];
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o = u32::try_from(x).expect("dimension exceeds u32");
+    let mut out = [[1u32; 4]; 2];
+    for (i, &x) in v.iter().enumerate() {
+        out[i / 4][i % 4] = u32::try_from(x).expect("dimension exceeds u32");
     }
     out
 }

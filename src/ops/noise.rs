@@ -7,10 +7,23 @@
 use std::sync::Arc;
 
 use super::{mul_scalar, rand_normal, reshape, same_place, sum, unary::unary, UnaryOp};
-use crate::tensor::Op;
 use crate::cpu::noise::{self as cpu, NoiseAct};
 use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::tensor::Op;
 use crate::tensor::{Place, Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/noise/forward.wgsl`: x [n, c, hw]; the epilogue's scalars as in `NoiseAct`.
+    pub struct NoiseParams {
+        kernels: ["noise/forward.wgsl" => [Read, Read, Read, Read, ReadWrite]],
+        pub n: u32,
+        pub c: u32,
+        pub hw: u32,
+        pub bias_scale: f32,
+        pub slope: f32,
+        pub gain: f32,
+    }
+}
 
 /// A noise map [n, 1, h, w] for training step `step` and layer `layer`: Philox key `seed`,
 /// counter block (step, layer) so no two maps share numbers.
@@ -79,17 +92,16 @@ pub fn noise_bias_act(
             let ctx = gpu::gpu();
             let n = x.numel() as u64;
             let out = ctx.alloc(n * 4);
-            let f = |v: f64| (v as f32).to_bits();
             ctx.dispatch(
                 &Kernel::new("noise/forward.wgsl"),
-                &[
-                    p.n as u32,
-                    p.c as u32,
-                    p.hw as u32,
-                    f(bias_scale),
-                    f(slope),
-                    f(gain),
-                ],
+                &NoiseParams {
+                    n: p.n as u32,
+                    c: p.c as u32,
+                    hw: p.hw as u32,
+                    bias_scale: bias_scale as f32,
+                    slope: slope as f32,
+                    gain: gain as f32,
+                },
                 &[
                     buf,
                     noise.storage().gpu_buffer(),

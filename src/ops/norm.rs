@@ -7,13 +7,34 @@ use std::sync::Arc;
 use super::{
     add_scalar, broadcast_to, concat, mean, mul_scalar, reshape, rsqrt, sqrt, square, sub,
 };
-use crate::tensor::Op;
 use crate::cpu::norm as cpu;
 use crate::gpu::{self, Kernel};
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
 
 /// Epsilon of the official code for both.
 pub const EPS: f64 = 1e-8;
+
+crate::kernel_params! {
+    /// `shaders/norm/pixel_norm.wgsl`: `rows` rows of `c` features.
+    pub struct PixelNormParams {
+        kernels: ["norm/pixel_norm.wgsl" => [Read, ReadWrite]],
+        pub rows: u32,
+        pub c: u32,
+        pub eps: f32,
+    }
+}
+
+crate::kernel_params! {
+    /// `shaders/norm/mbstd_stat.wgsl`: x viewed as [groups, m, f].
+    pub struct MbstdStatParams {
+        kernels: ["norm/mbstd_stat.wgsl" => [Read, ReadWrite]],
+        pub groups: u32,
+        pub m: u32,
+        pub f: u32,
+        pub eps: f32,
+    }
+}
 
 fn row_groups(rows: usize) -> [u32; 3] {
     let y = rows.div_ceil(65535).max(1);
@@ -37,7 +58,11 @@ pub fn pixel_norm(x: &Tensor) -> Tensor {
             let out = ctx.alloc(x.numel() as u64 * 4);
             ctx.dispatch(
                 &Kernel::new("norm/pixel_norm.wgsl"),
-                &[rows as u32, c as u32, (EPS as f32).to_bits()],
+                &PixelNormParams {
+                    rows: rows as u32,
+                    c: c as u32,
+                    eps: EPS as f32,
+                },
                 &[buf, &out],
                 row_groups(rows),
             );
@@ -73,7 +98,12 @@ pub fn mbstd_stat(x: &Tensor, groups: usize) -> Tensor {
             let out = ctx.alloc(m as u64 * 4);
             ctx.dispatch(
                 &Kernel::new("norm/mbstd_stat.wgsl"),
-                &[groups as u32, m as u32, f as u32, (EPS as f32).to_bits()],
+                &MbstdStatParams {
+                    groups: groups as u32,
+                    m: m as u32,
+                    f: f as u32,
+                    eps: EPS as f32,
+                },
                 &[buf, &out],
                 [m as u32, 1, 1],
             );

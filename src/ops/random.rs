@@ -8,6 +8,21 @@ use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::shape::numel;
 use crate::tensor::{Place, Storage, Tensor};
 
+crate::kernel_params! {
+    /// `shaders/random/philox_fill.wgsl`: `n` numbers from key `seed` and counters from
+    /// `off` (both u64 as lo/hi words); `a`, `b` the range or mean and deviation.
+    pub struct PhiloxFillParams {
+        kernels: ["random/philox_fill.wgsl" => [ReadWrite]],
+        pub n: u32,
+        pub seed_lo: u32,
+        pub seed_hi: u32,
+        pub off_lo: u32,
+        pub off_hi: u32,
+        pub a: f32,
+        pub b: f32,
+    }
+}
+
 fn fill(
     shape: &[usize],
     seed: u64,
@@ -26,15 +41,15 @@ fn fill(
         Place::Gpu => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(n as u64 * 4);
-            let params = [
-                n as u32,
-                seed as u32,
-                (seed >> 32) as u32,
-                offset as u32,
-                (offset >> 32) as u32,
-                (a as f32).to_bits(),
-                (b as f32).to_bits(),
-            ];
+            let params = PhiloxFillParams {
+                n: n as u32,
+                seed_lo: seed as u32,
+                seed_hi: (seed >> 32) as u32,
+                off_lo: offset as u32,
+                off_hi: (offset >> 32) as u32,
+                a: a as f32,
+                b: b as f32,
+            };
             let k =
                 Kernel::new("random/philox_fill.wgsl").with("DIST", if normal { 1.0 } else { 0.0 });
             ctx.dispatch(&k, &params, &[&out], groups_1d(n as u64));

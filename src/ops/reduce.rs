@@ -6,11 +6,21 @@ use std::sync::Arc;
 
 use super::layout::{permute_storage, strided_copy_storage};
 use super::{mul_scalar, reshape};
-use crate::tensor::Op;
 use crate::cpu::reduce as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::shape::{broadcast_shapes, broadcast_strides, numel};
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/reduce/sum_rows.wgsl`: y[m] = scale * sum of row m of [m, k].
+    pub struct SumRowsParams {
+        kernels: ["reduce/sum_rows.wgsl" => [Read, ReadWrite]],
+        pub m: u32,
+        pub k: u32,
+        pub scale: f32,
+    }
+}
 
 /// Rows of length at most this are summed one invocation per row.
 const SHORT_ROW: usize = 32;
@@ -34,7 +44,11 @@ pub(crate) fn sum_rows_storage(x: &Storage, m: usize, k: usize, scale: f64) -> S
             ctx.dispatch(
                 &Kernel::new("reduce/sum_rows.wgsl")
                     .with("PER_THREAD", if short { 1.0 } else { 0.0 }),
-                &[m as u32, k as u32, (scale as f32).to_bits()],
+                &SumRowsParams {
+                    m: m as u32,
+                    k: k as u32,
+                    scale: scale as f32,
+                },
                 &[buf, &out],
                 groups,
             );

@@ -5,10 +5,24 @@
 use std::sync::Arc;
 
 use super::mul_scalar;
-use crate::tensor::Op;
 use crate::cpu::resample as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/resample/{upsample,downsample,blur}.wgsl`: input planes [planes, h, w].
+    pub struct ResampleParams {
+        kernels: [
+            "resample/upsample.wgsl" => [Read, ReadWrite],
+            "resample/downsample.wgsl" => [Read, ReadWrite],
+            "resample/blur.wgsl" => [Read, ReadWrite],
+        ],
+        pub planes: u32,
+        pub h: u32,
+        pub w: u32,
+    }
+}
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -46,7 +60,11 @@ fn run(kind: Kind, x: &Tensor, out_h: usize, out_w: usize) -> Storage {
             };
             ctx.dispatch(
                 &Kernel::new(path),
-                &[p as u32, h as u32, w as u32],
+                &ResampleParams {
+                    planes: p as u32,
+                    h: h as u32,
+                    w: w as u32,
+                },
                 &[buf, &out],
                 groups_1d(n),
             );

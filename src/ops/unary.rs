@@ -3,11 +3,22 @@
 
 use std::sync::Arc;
 
-use crate::tensor::Op;
 use crate::cpu::elementwise as cpu;
-use crate::op_kind::UnaryOp;
 use crate::gpu::{self, batch::groups_1d, Kernel};
+use crate::op_kind::UnaryOp;
+use crate::tensor::Op;
 use crate::tensor::{Storage, Tensor};
+
+crate::kernel_params! {
+    /// `shaders/elementwise/unary.wgsl`: `n` elements; `a`, `b` the op's scalars
+    /// (`UnaryOp::params`).
+    pub struct UnaryParams {
+        kernels: ["elementwise/unary.wgsl" => [Read, ReadWrite]],
+        pub n: u32,
+        pub a: f32,
+        pub b: f32,
+    }
+}
 
 pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
     let storage = match x.storage() {
@@ -20,7 +31,11 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
             let (a, b) = op.params();
             ctx.dispatch(
                 &Kernel::new("elementwise/unary.wgsl").with("OP", op.code()),
-                &[n as u32, (a as f32).to_bits(), (b as f32).to_bits()],
+                &UnaryParams {
+                    n: n as u32,
+                    a: a as f32,
+                    b: b as f32,
+                },
                 &[buf, &out],
                 groups_1d(n),
             );

@@ -7,6 +7,23 @@ use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
+crate::kernel_params! {
+    /// `shaders/optim/adam.wgsl`: `n` elements; bc1, bc2 the bias corrections of this step,
+    /// c1 = 1 - b1 and c2 = 1 - b2 rounded once from f64.
+    pub struct AdamParams {
+        kernels: ["optim/adam.wgsl" => [ReadWrite, ReadWrite, ReadWrite, Read, Read]],
+        pub n: u32,
+        pub lr: f32,
+        pub b1: f32,
+        pub b2: f32,
+        pub eps: f32,
+        pub bc1: f32,
+        pub bc2: f32,
+        pub c1: f32,
+        pub c2: f32,
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
     pub lr: f64,
@@ -86,21 +103,20 @@ impl Adam {
             Place::Gpu => {
                 let (bc1, bc2) = s.corrections();
                 let n = group.flat_len() as u64;
-                let f = |x: f64| (x as f32).to_bits();
                 let params = group.flat();
                 gpu::gpu().dispatch(
                     &Kernel::new("optim/adam.wgsl"),
-                    &[
-                        n as u32,
-                        f(s.lr),
-                        f(s.beta1),
-                        f(s.beta2),
-                        f(s.eps),
-                        f(bc1),
-                        f(bc2),
-                        f(1.0 - s.beta1),
-                        f(1.0 - s.beta2),
-                    ],
+                    &AdamParams {
+                        n: n as u32,
+                        lr: s.lr as f32,
+                        b1: s.beta1 as f32,
+                        b2: s.beta2 as f32,
+                        eps: s.eps as f32,
+                        bc1: bc1 as f32,
+                        bc2: bc2 as f32,
+                        c1: (1.0 - s.beta1) as f32,
+                        c2: (1.0 - s.beta2) as f32,
+                    },
                     &[
                         params.storage().gpu_buffer(),
                         self.m.storage().gpu_buffer(),

@@ -6,6 +6,15 @@ use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::params::ParamGroup;
 use crate::tensor::Place;
 
+crate::kernel_params! {
+    /// `shaders/optim/ema.wgsl`: `n` elements, ema += (1 - beta) (p - ema).
+    pub struct EmaParams {
+        kernels: ["optim/ema.wgsl" => [ReadWrite, Read]],
+        pub n: u32,
+        pub beta: f32,
+    }
+}
+
 /// `ema` and `model` must share names and layout (`ParamGroup::duplicate`).
 pub fn ema_update(ema: &mut ParamGroup, model: &ParamGroup, beta: f64) {
     assert_eq!(
@@ -18,7 +27,10 @@ pub fn ema_update(ema: &mut ParamGroup, model: &ParamGroup, beta: f64) {
             let n = ema.flat_len() as u64;
             gpu::gpu().dispatch(
                 &Kernel::new("optim/ema.wgsl"),
-                &[n as u32, (beta as f32).to_bits()],
+                &EmaParams {
+                    n: n as u32,
+                    beta: beta as f32,
+                },
                 &[
                     ema.flat().storage().gpu_buffer(),
                     model.flat().storage().gpu_buffer(),

@@ -6,7 +6,17 @@ use std::sync::atomic::Ordering;
 use super::GpuContext;
 use crate::gpu::batch::{groups_1d, Binding};
 use crate::gpu::kernels::Kernel;
+use crate::gpu::params::KernelParams;
 use crate::gpu::pool::GpuBuffer;
+
+crate::kernel_params! {
+    /// `shaders/elementwise/fill.wgsl`: the first `n` words of the buffer become `bits`.
+    pub struct FillParams {
+        kernels: ["elementwise/fill.wgsl" => [ReadWrite]],
+        pub n: u32,
+        pub bits: u32,
+    }
+}
 
 impl GpuContext {
     /// A buffer for `bytes` bytes; NaN-filled when poisoning is on (tests).
@@ -23,7 +33,7 @@ impl GpuContext {
         let n = buf.bytes / 4;
         self.dispatch(
             &Kernel::new("elementwise/fill.wgsl"),
-            &[n as u32, bits],
+            &FillParams { n: n as u32, bits },
             &[buf],
             groups_1d(n),
         );
@@ -80,12 +90,45 @@ impl GpuContext {
         );
     }
 
-    /// Record one dispatch: `params` go to binding 0 (uniform), `buffers` to bindings 1...
-    pub fn dispatch(&self, kernel: &Kernel, params: &[u32], buffers: &[Binding], groups: [u32; 3]) {
+    /// Record one dispatch: `params` (the kernel's own [`KernelParams`] struct) go to binding
+    /// 0 (uniform), `buffers` to bindings 1... Panics when the kernel does not take `P` or is
+    /// given another number of buffers than it declares: a clear message before wgpu's
+    /// validation error.
+    pub fn dispatch<P: KernelParams>(
+        &self,
+        kernel: &Kernel,
+        params: &P,
+        buffers: &[Binding],
+        groups: [u32; 3],
+    ) {
+        let bindings = P::bindings(kernel.path).unwrap_or_else(|| {
+            panic!(
+                "{} does not take {} (it is for {:?})",
+                kernel.path,
+                std::any::type_name::<P>(),
+                P::KERNELS.iter().map(|k| k.0).collect::<Vec<_>>()
+            )
+        });
+        assert_eq!(
+            buffers.len(),
+            bindings.len(),
+            "{}: {} buffers bound, the kernel declares {:?}",
+            kernel.path,
+            buffers.len(),
+            bindings
+        );
         let pipe = self.pipelines.get(&self.device, kernel);
         let mut b = self.batch.lock().unwrap();
-        let bytes: &[u8] = bytemuck::cast_slice(params);
-        b.record(&self.device, &self.queue, kernel, &pipe, bytes, buffers, groups);
+        let bytes: &[u8] = bytemuck::bytes_of(params);
+        b.record(
+            &self.device,
+            &self.queue,
+            kernel,
+            &pipe,
+            bytes,
+            buffers,
+            groups,
+        );
     }
 
     /// Run a closure on the batch's command encoder (the open pass is ended first).
