@@ -19,31 +19,16 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> dys: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dyb: array<f32>;
 
-// Threads per plane: 64 for small planes (fewer idle threads, fewer barrier steps), 256
-// for large ones. A power of two, at most 256.
-override WG: u32 = 256u;
+// reduce_sum and WG, the threads per plane: 64 for small planes (fewer idle threads, fewer
+// barrier steps), 256 for large ones.
+//!include common/reduce_sum.wgsl
 
 // x and g of the plane kept in workgroup memory: hw when both fit, else 1 (not used). Each
 // invocation reads back only the elements it stored, so the cache needs no barrier.
 override CACHE: u32 = 1u;
 
-var<workgroup> red: array<f32, 256>;
 var<workgroup> xc: array<f32, CACHE>;
 var<workgroup> gc: array<f32, CACHE>;
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let total = red[0];
-    workgroupBarrier();
-    return total;
-}
 
 // x's value at plane offset i (from the cache when the plane is held there).
 fn x_at(cached: bool, base: u32, i: u32) -> f32 {

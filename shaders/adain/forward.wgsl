@@ -16,29 +16,15 @@ struct Params {
 @group(0) @binding(3) var<storage, read> yb: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-// Threads per plane: 64 for small planes (fewer idle threads, fewer barrier steps), 256
-// for large ones. A power of two, at most 256.
-override WG: u32 = 256u;
+// reduce_sum and WG, the threads per plane: 64 for small planes (fewer idle threads, fewer
+// barrier steps), 256 for large ones.
+//!include common/reduce_sum.wgsl
+
 // Values of the plane kept in workgroup memory: hw when it fits, else 1 (not used). Each
 // invocation reads back only the elements it stored, so the cache needs no barrier.
 override CACHE: u32 = 1u;
 
-var<workgroup> red: array<f32, 256>;
 var<workgroup> plane: array<f32, CACHE>;
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let total = red[0];
-    workgroupBarrier();
-    return total;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

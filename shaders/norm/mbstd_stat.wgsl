@@ -14,9 +14,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
+// reduce_sum over WG = 256 threads.
+//!include common/reduce_sum.wgsl
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let m = wid.x;
     if (m >= p.m) {
@@ -24,7 +25,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     let gs = f32(p.groups);
     var acc = 0.0;
-    for (var f = lid; f < p.f; f = f + 256u) {
+    for (var f = lid; f < p.f; f = f + WG) {
         var mean = 0.0;
         for (var g = 0u; g < p.groups; g = g + 1u) {
             mean = mean + x[(g * p.m + m) * p.f + f];
@@ -37,15 +38,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         }
         acc = acc + sqrt(v / gs + p.eps);
     }
-    red[lid] = acc;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
+    let total = reduce_sum(lid, acc);
     if (lid == 0u) {
-        y[m] = red[0] / f32(p.f);
+        y[m] = total / f32(p.f);
     }
 }

@@ -11,9 +11,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
+// reduce_sum over WG = 256 threads.
+//!include common/reduce_sum.wgsl
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let row = wid.x + wid.y * nwg.x;
     if (row >= p.rows) {
@@ -21,19 +22,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     let base = row * p.c;
     var q = 0.0;
-    for (var i = lid; i < p.c; i = i + 256u) {
+    for (var i = lid; i < p.c; i = i + WG) {
         q = fma(x[base + i], x[base + i], q);
     }
-    red[lid] = q;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red[lid] = red[lid] + red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let r = inverseSqrt(red[0] / f32(p.c) + p.eps);
-    for (var i = lid; i < p.c; i = i + 256u) {
+    let r = inverseSqrt(reduce_sum(lid, q) / f32(p.c) + p.eps);
+    for (var i = lid; i < p.c; i = i + WG) {
         y[base + i] = x[base + i] * r;
     }
 }

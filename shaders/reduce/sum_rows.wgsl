@@ -14,9 +14,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
+// reduce_sum over WG = 256 threads (also the 1-D width of the PER_THREAD path).
+//!include common/reduce_sum.wgsl
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
@@ -24,7 +25,7 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     if (PER_THREAD) {
-        let row = gid.x + gid.y * nwg.x * 256u;
+        let row = gid.x + gid.y * nwg.x * WG;
         if (row < p.m) {
             var s = 0.0;
             for (var k = 0u; k < p.k; k = k + 1u) {
@@ -37,19 +38,12 @@ fn main(
     let row = wid.x + wid.y * nwg.x;
     var s = 0.0;
     if (row < p.m) {
-        for (var k = lid; k < p.k; k = k + 256u) {
+        for (var k = lid; k < p.k; k = k + WG) {
             s = s + x[row * p.k + k];
         }
     }
-    partial[lid] = s;
-    workgroupBarrier();
-    for (var w = 128u; w > 0u; w = w >> 1u) {
-        if (lid < w) {
-            partial[lid] = partial[lid] + partial[lid + w];
-        }
-        workgroupBarrier();
-    }
+    let total = reduce_sum(lid, s);
     if (lid == 0u && row < p.m) {
-        y[row] = partial[0] * p.scale;
+        y[row] = total * p.scale;
     }
 }

@@ -12,6 +12,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/common/philox.wgsl"),
     ),
     (
+        "common/reduce_sum.wgsl",
+        include_str!("../../shaders/common/reduce_sum.wgsl"),
+    ),
+    (
         "elementwise/unary.wgsl",
         include_str!("../../shaders/elementwise/unary.wgsl"),
     ),
