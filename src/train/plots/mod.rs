@@ -4,7 +4,7 @@
 //! redrawn at any time, also for a run that is still going or was resumed.
 //!
 //! Text is set in DejaVu Sans, embedded in the binary (`assets/fonts`, Bitstream Vera
-//! licence) and rasterised with `ab_glyph` (see [`Canvas`]): plotting needs no system fonts.
+//! licence) and rasterised with `ab_glyph` (see `text::Canvas`): plotting needs no system fonts.
 //!
 //! `text` holds that backend, `scale` the axes' ranges and ticks, `panel` the drawing of a
 //! chart; `losses` and `metrics` read their CSV and lay out their picture.
