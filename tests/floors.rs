@@ -117,7 +117,11 @@ fn every_module_has_a_floor_and_its_header_says_which() {
         let floor = floors
             .get(&name)
             .unwrap_or_else(|| panic!("src/{name} is not in ARCHITECTURE.md's floor table"));
-        let header_file = if p.is_dir() { p.join("mod.rs") } else { p.clone() };
+        let header_file = if p.is_dir() {
+            p.join("mod.rs")
+        } else {
+            p.clone()
+        };
         let first = fs::read_to_string(&header_file)
             .unwrap()
             .lines()
@@ -151,7 +155,11 @@ fn modules_import_only_from_floors_below() {
             }
         }
     }
-    assert!(bad.is_empty(), "imports that go up or sideways:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "imports that go up or sideways:\n{}",
+        bad.join("\n")
+    );
 }
 
 /// Files (or subfolders) of one module folder that import each other through `super::`.
@@ -173,7 +181,11 @@ fn sibling_edges(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
         };
         // A subfolder's files reach this level through `super::super::`; its own `super::`
         // means the subfolder's mod.rs.
-        let prefix = if path.is_dir() { "super::super::" } else { "super::" };
+        let prefix = if path.is_dir() {
+            "super::super::"
+        } else {
+            "super::"
+        };
         let mut to = BTreeSet::new();
         for f in rust_files(&path) {
             for used in names_after(&code(&f), prefix) {
@@ -260,7 +272,10 @@ fn the_cycle_finder_finds_cycles() {
     assert_eq!(c.first(), c.last());
     assert_eq!(c.len(), 4);
     assert_eq!(
-        names_after("use super::{batch::X, pool, self};\nsuper::kernels::K", "super::"),
+        names_after(
+            "use super::{batch::X, pool, self};\nsuper::kernels::K",
+            "super::"
+        ),
         ["batch", "kernels", "pool", "self"]
             .into_iter()
             .map(String::from)

@@ -19,7 +19,10 @@ fn poisoning_and_tiling_end_with_their_scope() {
             let _off = gpu::set_poison(false);
             assert!(!gpu::poison_enabled());
         }
-        assert!(gpu::poison_enabled(), "an off scope switched poisoning off for good");
+        assert!(
+            gpu::poison_enabled(),
+            "an off scope switched poisoning off for good"
+        );
         let buf = ctx.alloc(16 * 4);
         let v: Vec<f32> = bytemuck::pod_collect_to_vec(&ctx.read(&buf, 16 * 4));
         assert!(v.iter().all(|x| x.is_nan()));
@@ -30,7 +33,10 @@ fn poisoning_and_tiling_end_with_their_scope() {
     drop(buf);
     let again = ctx.alloc(16 * 4);
     let v: Vec<f32> = bytemuck::pod_collect_to_vec(&ctx.read(&again, 16 * 4));
-    assert!(v.iter().all(|x| *x == 0.0), "a buffer was poisoned after the scope");
+    assert!(
+        v.iter().all(|x| *x == 0.0),
+        "a buffer was poisoned after the scope"
+    );
 
     assert_eq!(tiling_policy(), TilingPolicy::Auto);
     {

@@ -99,7 +99,6 @@ impl Profiler {
             .collect();
         times
     }
-
 }
 
 /// The folder of a kernel label: its family.

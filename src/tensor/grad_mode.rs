@@ -30,4 +30,3 @@ pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
     let _g = set_grad_enabled(false);
     f()
 }
-

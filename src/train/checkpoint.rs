@@ -29,15 +29,7 @@ pub const FORMAT: &str = "sgw-stylegan1-v2";
 pub const FORMAT_V1: &str = "sgw-stylegan1-v1";
 pub const FILE: &str = "checkpoint.safetensors";
 
-#[derive(Debug)]
-pub struct CheckpointError(pub String);
-
-impl std::fmt::Display for CheckpointError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for CheckpointError {}
+pub use super::error::CheckpointError;
 
 fn err(path: &Path, what: impl std::fmt::Display) -> CheckpointError {
     CheckpointError(format!("checkpoint {}: {what}", path.display()))

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use plotters::drawing::DrawingAreaErrorKind;
 use plotters::prelude::{BitMapBackend, DrawingBackend};
 
-use super::checkpoint::CheckpointError;
 use crate::data::DataError;
 use crate::gpu::GpuError;
 
@@ -130,3 +129,15 @@ impl TrainError {
 fn line_col(at: &Option<(usize, usize)>) -> String {
     at.map_or(String::new(), |(l, c)| format!(":{l}:{c}"))
 }
+
+/// A checkpoint that cannot be read or written; the text names the file and what is wrong.
+#[derive(Debug)]
+pub struct CheckpointError(pub String);
+
+impl std::fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CheckpointError {}

@@ -2,10 +2,10 @@
 //! and are listed (the caller prints them and writes them to the log); flags that would make
 //! the saved state meaningless are a clear error before any work.
 
+use super::args::TrainArgs;
 use super::checkpoint::Checkpoint;
 use super::config::TrainConfig;
 use super::error::TrainError;
-use super::run::TrainArgs;
 use super::schedule::Schedule;
 
 /// The configuration to continue with and one line per change.

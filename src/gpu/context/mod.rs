@@ -311,7 +311,11 @@ impl GpuContext {
                 }
             );
         }
-        s += &format!("  {:<27}: {}\n", "cooperative matrices", self.coop_matrices());
+        s += &format!(
+            "  {:<27}: {}\n",
+            "cooperative matrices",
+            self.coop_matrices()
+        );
         s
     }
 
@@ -339,7 +343,11 @@ impl GpuContext {
                     ty(p.ab_type),
                     ty(p.ab_type),
                     ty(p.cr_type),
-                    if p.saturating_accumulation { " (sat)" } else { "" }
+                    if p.saturating_accumulation {
+                        " (sat)"
+                    } else {
+                        ""
+                    }
                 )
             })
             .collect();
