@@ -122,3 +122,45 @@ pub fn mbstd_group(group: usize, batch: usize) -> usize {
         .find(|g| batch.is_multiple_of(*g))
         .unwrap_or(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Generator;
+
+    /// fmap_base 64, fmap_max 32: nf(4) = 16 but nf(2) = 32, so the two sizings differ.
+    fn uncapped() -> ModelConfig {
+        ModelConfig {
+            z_dim: 8,
+            w_dim: 8,
+            mapping_layers: 1,
+            fmap_base: 64,
+            fmap_max: 32,
+            max_res: 8,
+            ..ModelConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_first_dense_layer_has_official_stylegans_nf0_outputs() {
+        let cfg = uncapped();
+        assert_ne!(cfg.nf(2), cfg.nf(4));
+        let (_, p) = Discriminator::build(&cfg, 1, Place::Cpu32);
+        let shape = |n: &str| p.get(p.index(n).unwrap()).shape().to_vec();
+        assert_eq!(shape("d.4x4.dense0.weight"), [cfg.nf(2), cfg.nf(4) * 16]);
+        assert_eq!(shape("d.4x4.dense1.weight"), [1, cfg.nf(2)]);
+    }
+
+    #[test]
+    fn generator_convs_carry_no_bias_of_their_own() {
+        let (_, p) = Generator::build(&uncapped(), 1, Place::Cpu32);
+        let conv_biases: Vec<&String> = p
+            .names()
+            .iter()
+            .filter(|n| n.starts_with("g.synthesis.") && n.ends_with(".conv.bias"))
+            .collect();
+        assert!(conv_biases.is_empty(), "{conv_biases:?}");
+        // The per-layer bias of the noise epilogue stays.
+        assert!(p.index("g.synthesis.8x8.0.bias").is_some());
+    }
+}
