@@ -295,5 +295,9 @@ fn no_source_file_is_over_450_lines() {
             long.push(format!("{rel}: {n} lines"));
         }
     }
-    assert!(long.is_empty(), "split these by concern:\n{}", long.join("\n"));
+    assert!(
+        long.is_empty(),
+        "split these by concern:\n{}",
+        long.join("\n")
+    );
 }
