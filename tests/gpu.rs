@@ -112,3 +112,49 @@ fn upload_and_readback_round_trip() {
     assert_eq!(t.to_vec(), v);
     assert_eq!(Tensor::full(&[5], 2.5, Place::Gpu).to_vec(), vec![2.5; 5]);
 }
+
+#[test]
+fn the_pool_counts_live_pooled_and_peak_bytes() {
+    // A pool of its own, so that tests running alongside do not move its figures.
+    let ctx = gpu::gpu();
+    let pool = std::sync::Arc::new(gpu::pool::BufferPool::new(ctx.device.clone()));
+    let a = pool.acquire(1000);
+    let b = pool.acquire(5000);
+    let (ca, cb) = (gpu::pool::size_class(1000), gpu::pool::size_class(5000));
+    let m = pool.memory();
+    assert_eq!((m.live_bytes, m.live_requested_bytes), (ca + cb, 6000));
+    assert_eq!(
+        (m.live_buffers, m.pooled_bytes, m.buffers_created),
+        (2, 0, 2)
+    );
+    drop(b);
+    let m = pool.memory();
+    assert_eq!(
+        (m.live_bytes, m.pooled_bytes, m.pooled_buffers),
+        (ca, cb, 1)
+    );
+    assert_eq!(m.peak_bytes, ca + cb);
+    // Reuse moves bytes from pooled to live: nothing is created and the peak stays.
+    let b = pool.acquire(4900);
+    let m = pool.memory();
+    assert_eq!(
+        (m.buffers_created, m.buffers_reused, m.pooled_bytes),
+        (2, 1, 0)
+    );
+    assert_eq!(m.live_requested_bytes, 5900);
+    // Views into an arena are not allocations of their own.
+    let arena = std::sync::Arc::new(a);
+    let view = arena.view(256, 256);
+    assert_eq!(pool.memory().live_buffers, 2);
+    drop((view, arena, b));
+    let m = pool.memory();
+    assert_eq!(
+        (m.live_bytes, m.live_requested_bytes, m.live_buffers),
+        (0, 0, 0)
+    );
+    assert_eq!((m.pooled_bytes, m.peak_bytes), (ca + cb, ca + cb));
+    pool.trim();
+    pool.reset_peak();
+    let m = pool.memory();
+    assert_eq!((m.pooled_bytes, m.peak_bytes, m.buffers_created), (0, 0, 2));
+}

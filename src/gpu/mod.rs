@@ -20,7 +20,7 @@ pub use batch::Binding;
 pub use context::{gpu, try_gpu, AdapterChoice, AdapterKind, FillParams, GpuContext, GpuError};
 pub use kernels::Kernel;
 pub use params::{Access, KernelParams};
-pub use pool::GpuBuffer;
+pub use pool::{GpuBuffer, MemoryStats};
 pub use timer::GpuTimer;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,14 +5,113 @@
 //! queue in program order, and wgpu inserts the barriers between dispatches.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct BufferPool {
     device: wgpu::Device,
-    free: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
-    pub(crate) created: AtomicU64,
-    pub(crate) reused: AtomicU64,
+    /// The idle buffers by size class and the byte counts, under one lock so that a
+    /// snapshot is consistent (live + pooled never double-counts a buffer in transit).
+    state: Mutex<PoolState>,
+}
+
+#[derive(Default)]
+struct PoolState {
+    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    stats: MemoryStats,
+}
+
+/// What the pool holds, in bytes. Plain data: take one with `GpuContext::memory()` (or
+/// `tensor::storage::host_memory()` for the CPU path, same meaning) and compare.
+///
+/// "Live" buffers are handed out and not yet returned (a tensor, a parameter arena, a
+/// profiler's temporary); views into an arena are not allocations of their own, the arena
+/// is. "Pooled" buffers are idle in their size class, ready for reuse. The peaks run from
+/// the pool's creation or the last `reset_peak`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Size-class bytes of the live buffers (what the device actually allocated for them).
+    pub live_bytes: u64,
+    /// Bytes the live buffers were asked for (`live_bytes` minus size-class rounding).
+    pub live_requested_bytes: u64,
+    pub live_buffers: u64,
+    /// Size-class bytes of idle buffers kept for reuse.
+    pub pooled_bytes: u64,
+    pub pooled_buffers: u64,
+    /// The most `live_bytes + pooled_bytes` reached: the device memory the pool held.
+    pub peak_bytes: u64,
+    /// The most `live_bytes` reached.
+    pub peak_live_bytes: u64,
+    /// The most `live_requested_bytes` reached: the bytes of live tensors at their peak.
+    pub peak_requested_bytes: u64,
+    /// Buffers created since the start (never reset): flat in a steady state.
+    pub buffers_created: u64,
+    /// Acquisitions served from the pool since the start.
+    pub buffers_reused: u64,
+}
+
+impl MemoryStats {
+    /// Live plus pooled: what the pool holds now.
+    pub fn held_bytes(&self) -> u64 {
+        self.live_bytes + self.pooled_bytes
+    }
+
+    /// Peaks restart from the current figures.
+    pub fn reset_peak(&mut self) {
+        self.peak_bytes = self.held_bytes();
+        self.peak_live_bytes = self.live_bytes;
+        self.peak_requested_bytes = self.live_requested_bytes;
+    }
+
+    fn note_peaks(&mut self) {
+        self.peak_bytes = self.peak_bytes.max(self.held_bytes());
+        self.peak_live_bytes = self.peak_live_bytes.max(self.live_bytes);
+        self.peak_requested_bytes = self.peak_requested_bytes.max(self.live_requested_bytes);
+    }
+
+    /// A buffer of `class` bytes (asked for `requested`) is handed out; `reused` when it
+    /// came from the idle list.
+    fn hand_out(&mut self, class: u64, requested: u64, reused: bool) {
+        if reused {
+            self.pooled_bytes -= class;
+            self.pooled_buffers -= 1;
+            self.buffers_reused += 1;
+        } else {
+            self.buffers_created += 1;
+        }
+        self.live_bytes += class;
+        self.live_requested_bytes += requested;
+        self.live_buffers += 1;
+        self.note_peaks();
+    }
+
+    /// A live buffer goes back to the idle list.
+    fn give_back(&mut self, class: u64, requested: u64) {
+        self.live_bytes -= class;
+        self.live_requested_bytes -= requested;
+        self.live_buffers -= 1;
+        self.pooled_bytes += class;
+        self.pooled_buffers += 1;
+    }
+
+    /// Several lines for a person, in MiB.
+    pub fn describe(&self) -> String {
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        format!(
+            "live {:.2} MiB in {} buffers ({:.2} MiB requested), pooled {:.2} MiB in {} \
+             buffers, peak {:.2} MiB (live {:.2}, requested {:.2}); {} buffers created, {} \
+             reuses",
+            mib(self.live_bytes),
+            self.live_buffers,
+            mib(self.live_requested_bytes),
+            mib(self.pooled_bytes),
+            self.pooled_buffers,
+            mib(self.peak_bytes),
+            mib(self.peak_live_bytes),
+            mib(self.peak_requested_bytes),
+            self.buffers_created,
+            self.buffers_reused,
+        )
+    }
 }
 
 /// Four classes per octave: at most 19% of a buffer is slack.
@@ -28,37 +127,29 @@ impl BufferPool {
     pub fn new(device: wgpu::Device) -> Self {
         BufferPool {
             device,
-            free: Mutex::new(HashMap::new()),
-            created: AtomicU64::new(0),
-            reused: AtomicU64::new(0),
+            state: Mutex::new(PoolState::default()),
         }
     }
 
     /// A storage buffer of at least `bytes` bytes with undefined contents.
     pub fn acquire(self: &Arc<Self>, bytes: u64) -> GpuBuffer {
         let class = size_class(bytes);
-        let reused = self
-            .free
-            .lock()
-            .unwrap()
-            .get_mut(&class)
-            .and_then(|v| v.pop());
+        let reused = {
+            let mut st = self.state.lock().unwrap();
+            let b = st.free.get_mut(&class).and_then(|v| v.pop());
+            st.stats.hand_out(class, bytes, b.is_some());
+            b
+        };
         let buffer = match reused {
-            Some(b) => {
-                self.reused.fetch_add(1, Ordering::Relaxed);
-                b
-            }
-            None => {
-                self.created.fetch_add(1, Ordering::Relaxed);
-                self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("pooled"),
-                    size: class,
-                    usage: wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_SRC
-                        | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
-            }
+            Some(b) => b,
+            None => self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("pooled"),
+                size: class,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
         };
         GpuBuffer {
             buffer: Some(buffer),
@@ -71,15 +162,30 @@ impl BufferPool {
 
     /// (buffers created, acquisitions served from the pool).
     pub fn stats(&self) -> (u64, u64) {
-        (
-            self.created.load(Ordering::Relaxed),
-            self.reused.load(Ordering::Relaxed),
-        )
+        let m = self.memory();
+        (m.buffers_created, m.buffers_reused)
+    }
+
+    /// The byte counts now (a consistent snapshot).
+    pub fn memory(&self) -> MemoryStats {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).stats
+    }
+
+    /// The peaks restart from the current figures (to measure one step's peak).
+    pub fn reset_peak(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stats
+            .reset_peak();
     }
 
     /// Drop every idle buffer (frees device memory, e.g. between resolutions).
     pub fn trim(&self) {
-        self.free.lock().unwrap().clear();
+        let mut st = self.state.lock().unwrap();
+        st.free.clear();
+        st.stats.pooled_bytes = 0;
+        st.stats.pooled_buffers = 0;
     }
 }
 
@@ -137,8 +243,9 @@ impl Drop for GpuBuffer {
         };
         if let Some(b) = self.buffer.take() {
             let class = b.size();
-            if let Ok(mut free) = pool.free.lock() {
-                free.entry(class).or_default().push(b);
+            if let Ok(mut st) = pool.state.lock() {
+                st.stats.give_back(class, self.bytes);
+                st.free.entry(class).or_default().push(b);
             }
         }
     }

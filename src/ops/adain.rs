@@ -10,7 +10,7 @@ use crate::cpu::adain as cpu;
 use crate::gpu::{self, Kernel};
 use crate::tensor::grad_mode::is_grad_enabled;
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/adain/{forward,backward}.wgsl`: `planes` planes of `hw` values.
@@ -77,14 +77,14 @@ fn plane_groups(planes: usize) -> [u32; 3] {
 pub fn adain(x: &Tensor, ys: &Tensor, yb: &Tensor) -> Tensor {
     let (planes, hw) = check(x, ys, yb);
     let storage = match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::forward(
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::forward(
             v,
             ys.storage().f32s(),
             yb.storage().f32s(),
             hw,
             EPS,
         ))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::forward(
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::forward(
             v,
             ys.storage().f64s(),
             yb.storage().f64s(),
@@ -139,17 +139,17 @@ pub fn fused_backward(x: &Tensor, ys: &Tensor, g: &Tensor) -> (Tensor, Tensor, T
         Storage::F32(v) => {
             let (a, b, c) = cpu::backward(v, ys.storage().f32s(), g.storage().f32s(), hw, EPS);
             (
-                Storage::F32(Arc::new(a)),
-                Storage::F32(Arc::new(b)),
-                Storage::F32(Arc::new(c)),
+                Storage::F32(HostVec::arc(a)),
+                Storage::F32(HostVec::arc(b)),
+                Storage::F32(HostVec::arc(c)),
             )
         }
         Storage::F64(v) => {
             let (a, b, c) = cpu::backward(v, ys.storage().f64s(), g.storage().f64s(), hw, EPS);
             (
-                Storage::F64(Arc::new(a)),
-                Storage::F64(Arc::new(b)),
-                Storage::F64(Arc::new(c)),
+                Storage::F64(HostVec::arc(a)),
+                Storage::F64(HostVec::arc(b)),
+                Storage::F64(HostVec::arc(c)),
             )
         }
         Storage::Gpu(buf) => {

@@ -9,7 +9,7 @@ use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::op_kind::BinaryOp;
 use crate::shape::{broadcast_shapes, broadcast_strides, numel};
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/elementwise/binary.wgsl`: `n` outputs of rank `rank` (<= 8), the output shape
@@ -36,7 +36,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
         )
     });
     let storage = match (a.storage(), b.storage()) {
-        (Storage::F32(x), Storage::F32(y)) => Storage::F32(Arc::new(cpu::binary(
+        (Storage::F32(x), Storage::F32(y)) => Storage::F32(HostVec::arc(cpu::binary(
             op,
             x,
             a.shape(),
@@ -44,7 +44,7 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor) -> Tensor {
             b.shape(),
             &shape,
         ))),
-        (Storage::F64(x), Storage::F64(y)) => Storage::F64(Arc::new(cpu::binary(
+        (Storage::F64(x), Storage::F64(y)) => Storage::F64(HostVec::arc(cpu::binary(
             op,
             x,
             a.shape(),

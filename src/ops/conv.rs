@@ -13,7 +13,7 @@ use super::{mul_scalar, same_place, sum, tile_rows};
 use crate::cpu::conv::{self as cpu, ConvDims};
 use crate::gpu::{self, GpuBuffer, Kernel};
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 /// Weight-gradient splits aim for at least this many workgroups.
 const TARGET_GROUPS: usize = 512;
@@ -237,7 +237,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale
         assert_eq!(b.shape(), [d.k], "conv2d: bias must be [K]");
     }
     let storage = match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::forward(
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::forward(
             v,
             w.storage().f32s(),
             b.map(|b| b.storage().f32s()),
@@ -245,7 +245,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale
             scale,
             bias_scale,
         ))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::forward(
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::forward(
             v,
             w.storage().f64s(),
             b.map(|b| b.storage().f64s()),
@@ -286,13 +286,13 @@ pub fn conv2d_backward_data(g: &Tensor, w: &Tensor, scale: f64) -> Tensor {
         d.k
     );
     let storage = match g.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::backward_data(
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::backward_data(
             v,
             w.storage().f32s(),
             d,
             scale,
         ))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::backward_data(
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::backward_data(
             v,
             w.storage().f64s(),
             d,
@@ -326,13 +326,13 @@ pub fn conv2d_backward_weight(x: &Tensor, g: &Tensor, kernel: [usize; 2], scale:
         "conv2d_backward_weight: gradient shape"
     );
     let storage = match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::backward_weight(
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::backward_weight(
             v,
             g.storage().f32s(),
             d,
             scale,
         ))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::backward_weight(
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::backward_weight(
             v,
             g.storage().f64s(),
             d,

@@ -8,7 +8,7 @@ use crate::cpu::layout::{self as cpu, AxisCopy};
 use crate::gpu::{self, batch::groups_1d, GpuBuffer, Kernel};
 use crate::shape::{numel, strides};
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/layout/strided_copy.wgsl`: `n` outputs of rank `rank` (<= 8), the output
@@ -41,8 +41,8 @@ crate::kernel_params! {
 /// y[i] = x[offset of i over `out_shape` with strides `src`]: permutes and broadcasts.
 pub(crate) fn strided_copy_storage(x: &Storage, out_shape: &[usize], src: &[usize]) -> Storage {
     match x {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::strided_copy(v, out_shape, src))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::strided_copy(v, out_shape, src))),
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::strided_copy(v, out_shape, src))),
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::strided_copy(v, out_shape, src))),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let n = numel(out_shape) as u64;
@@ -103,7 +103,7 @@ fn assemble(like: &Storage, n: usize, parts: &[(&Storage, AxisCopy)]) -> Storage
                 let Storage::F32(v) = s else { unreachable!() };
                 cpu::axis_copy(v, &mut out, *g);
             }
-            Storage::F32(Arc::new(out))
+            Storage::F32(HostVec::arc(out))
         }
         Storage::F64(_) => {
             let mut out = vec![0f64; n];
@@ -111,7 +111,7 @@ fn assemble(like: &Storage, n: usize, parts: &[(&Storage, AxisCopy)]) -> Storage
                 let Storage::F64(v) = s else { unreachable!() };
                 cpu::axis_copy(v, &mut out, *g);
             }
-            Storage::F64(Arc::new(out))
+            Storage::F64(HostVec::arc(out))
         }
         Storage::Gpu(_) => {
             let ctx = gpu::gpu();

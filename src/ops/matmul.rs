@@ -7,7 +7,7 @@ use super::{same_place, sum_to, tile_rows};
 use crate::cpu::matmul::{self as cpu, MatView, MatmulDims};
 use crate::gpu::{self, Kernel};
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/matmul/matmul.wgsl`: C[z] (m x n) = alpha * A[z] (m x k) B[z] (k x n), each
@@ -82,10 +82,10 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
     let dims = MatmulDims { batches, m, n, k };
     let storage = match (a.storage(), b.storage()) {
         (Storage::F32(x), Storage::F32(y)) => {
-            Storage::F32(Arc::new(cpu::matmul(x, av, y, bv, dims, alpha)))
+            Storage::F32(HostVec::arc(cpu::matmul(x, av, y, bv, dims, alpha)))
         }
         (Storage::F64(x), Storage::F64(y)) => {
-            Storage::F64(Arc::new(cpu::matmul(x, av, y, bv, dims, alpha)))
+            Storage::F64(HostVec::arc(cpu::matmul(x, av, y, bv, dims, alpha)))
         }
         (Storage::Gpu(x), Storage::Gpu(y)) => {
             let ctx = gpu::gpu();

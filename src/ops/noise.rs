@@ -10,7 +10,7 @@ use super::{mul_scalar, rand_normal, reshape, same_place, sum, unary::unary, Una
 use crate::cpu::noise::{self as cpu, NoiseAct};
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::tensor::Op;
-use crate::tensor::{Place, Storage, Tensor};
+use crate::tensor::{HostVec, Place, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/noise/forward.wgsl`: x [n, c, hw]; the epilogue's scalars as in `NoiseAct`.
@@ -74,14 +74,14 @@ pub fn noise_bias_act(
         "weight and bias must be [C]"
     );
     let storage = match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::forward(
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::forward(
             v,
             noise.storage().f32s(),
             weight.storage().f32s(),
             bias.storage().f32s(),
             p,
         ))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::forward(
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::forward(
             v,
             noise.storage().f64s(),
             weight.storage().f64s(),

@@ -10,7 +10,7 @@ use super::{
 use crate::cpu::norm as cpu;
 use crate::gpu::{self, Kernel};
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 /// Epsilon of the official code for both.
 pub const EPS: f64 = 1e-8;
@@ -51,8 +51,8 @@ pub fn pixel_norm(x: &Tensor) -> Tensor {
     );
     let (rows, c) = (x.dim(0), x.dim(1));
     let storage = match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::pixel_norm(v, c, EPS))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::pixel_norm(v, c, EPS))),
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::pixel_norm(v, c, EPS))),
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::pixel_norm(v, c, EPS))),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(x.numel() as u64 * 4);
@@ -91,8 +91,8 @@ pub fn mbstd_stat(x: &Tensor, groups: usize) -> Tensor {
     let m = x.dim(0) / groups;
     let f = x.numel() / x.dim(0);
     let storage = match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::mbstd_stat(v, groups, m, f, EPS))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::mbstd_stat(v, groups, m, f, EPS))),
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::mbstd_stat(v, groups, m, f, EPS))),
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::mbstd_stat(v, groups, m, f, EPS))),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(m as u64 * 4);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::cpu::random as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::shape::numel;
-use crate::tensor::{Place, Storage, Tensor};
+use crate::tensor::{HostVec, Place, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/random/philox_fill.wgsl`: `n` numbers from key `seed` and counters from
@@ -34,10 +34,14 @@ fn fill(
 ) -> Tensor {
     let n = numel(shape);
     let storage = match place {
-        Place::Cpu32 if normal => Storage::F32(Arc::new(cpu::normal_fill(n, seed, offset, a, b))),
-        Place::Cpu32 => Storage::F32(Arc::new(cpu::uniform(n, seed, offset, a, b))),
-        Place::Cpu64 if normal => Storage::F64(Arc::new(cpu::normal_fill(n, seed, offset, a, b))),
-        Place::Cpu64 => Storage::F64(Arc::new(cpu::uniform(n, seed, offset, a, b))),
+        Place::Cpu32 if normal => {
+            Storage::F32(HostVec::arc(cpu::normal_fill(n, seed, offset, a, b)))
+        }
+        Place::Cpu32 => Storage::F32(HostVec::arc(cpu::uniform(n, seed, offset, a, b))),
+        Place::Cpu64 if normal => {
+            Storage::F64(HostVec::arc(cpu::normal_fill(n, seed, offset, a, b)))
+        }
+        Place::Cpu64 => Storage::F64(HostVec::arc(cpu::uniform(n, seed, offset, a, b))),
         Place::Gpu => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(n as u64 * 4);

@@ -10,7 +10,7 @@ use crate::cpu::reduce as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::shape::{broadcast_shapes, broadcast_strides, numel};
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/reduce/sum_rows.wgsl`: y[m] = scale * sum of row m of [m, k].
@@ -28,8 +28,8 @@ const SHORT_ROW: usize = 32;
 /// y[m] = scale * sum of row m of a row-major [m, k] storage.
 pub(crate) fn sum_rows_storage(x: &Storage, m: usize, k: usize, scale: f64) -> Storage {
     match x {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::sum_rows(v, m, k, scale))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::sum_rows(v, m, k, scale))),
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::sum_rows(v, m, k, scale))),
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::sum_rows(v, m, k, scale))),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(m as u64 * 4);

@@ -8,7 +8,7 @@ use super::mul_scalar;
 use crate::cpu::resample as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/resample/{upsample,downsample,blur}.wgsl`: input planes [planes, h, w].
@@ -39,12 +39,12 @@ fn planes_hw(x: &Tensor, what: &str) -> (usize, usize, usize) {
 fn run(kind: Kind, x: &Tensor, out_h: usize, out_w: usize) -> Storage {
     let (p, h, w) = planes_hw(x, "resampling");
     match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(match kind {
+        Storage::F32(v) => Storage::F32(HostVec::arc(match kind {
             Kind::Up => cpu::upsample2x(v, p, h, w),
             Kind::Down => cpu::downsample2x(v, p, h, w),
             Kind::Blur => cpu::blur(v, p, h, w),
         })),
-        Storage::F64(v) => Storage::F64(Arc::new(match kind {
+        Storage::F64(v) => Storage::F64(HostVec::arc(match kind {
             Kind::Up => cpu::upsample2x(v, p, h, w),
             Kind::Down => cpu::downsample2x(v, p, h, w),
             Kind::Blur => cpu::blur(v, p, h, w),

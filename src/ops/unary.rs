@@ -7,7 +7,7 @@ use crate::cpu::elementwise as cpu;
 use crate::gpu::{self, batch::groups_1d, Kernel};
 use crate::op_kind::UnaryOp;
 use crate::tensor::Op;
-use crate::tensor::{Storage, Tensor};
+use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
     /// `shaders/elementwise/unary.wgsl`: `n` elements; `a`, `b` the op's scalars
@@ -22,8 +22,8 @@ crate::kernel_params! {
 
 pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
     let storage = match x.storage() {
-        Storage::F32(v) => Storage::F32(Arc::new(cpu::unary(op, v))),
-        Storage::F64(v) => Storage::F64(Arc::new(cpu::unary(op, v))),
+        Storage::F32(v) => Storage::F32(HostVec::arc(cpu::unary(op, v))),
+        Storage::F64(v) => Storage::F64(HostVec::arc(cpu::unary(op, v))),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let n = x.numel() as u64;

@@ -5,10 +5,10 @@
 
 pub mod grad_mode;
 mod op;
-mod storage;
+pub mod storage;
 
 pub use op::Op;
-pub use storage::Storage;
+pub use storage::{host_memory, reset_host_peak, HostVec, Storage};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,7 +123,7 @@ impl Tensor {
             "from_vec: {} values for shape {shape:?}",
             data.len()
         );
-        Tensor::from_storage(Storage::F32(Arc::new(data)), shape.to_vec()).to_place(place)
+        Tensor::from_storage(Storage::F32(HostVec::arc(data)), shape.to_vec()).to_place(place)
     }
 
     pub fn from_vec_f64(data: Vec<f64>, shape: &[usize], place: Place) -> Tensor {
@@ -133,7 +133,7 @@ impl Tensor {
             "from_vec_f64: {} values for shape {shape:?}",
             data.len()
         );
-        Tensor::from_storage(Storage::F64(Arc::new(data)), shape.to_vec()).to_place(place)
+        Tensor::from_storage(Storage::F64(HostVec::arc(data)), shape.to_vec()).to_place(place)
     }
 
     pub fn scalar(v: f64, place: Place) -> Tensor {
@@ -143,8 +143,8 @@ impl Tensor {
     pub fn full(shape: &[usize], v: f64, place: Place) -> Tensor {
         let n = numel(shape);
         let storage = match place {
-            Place::Cpu32 => Storage::F32(Arc::new(vec![v as f32; n])),
-            Place::Cpu64 => Storage::F64(Arc::new(vec![v; n])),
+            Place::Cpu32 => Storage::F32(HostVec::arc(vec![v as f32; n])),
+            Place::Cpu64 => Storage::F64(HostVec::arc(vec![v; n])),
             Place::Gpu => {
                 let ctx = gpu::gpu();
                 let buf = ctx.alloc(n as u64 * 4);

@@ -1,14 +1,82 @@
 //! Where a tensor's numbers live.
 
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::Place;
-use crate::gpu::{self, GpuBuffer};
+use crate::gpu::{self, GpuBuffer, MemoryStats};
+
+/// Bytes of live CPU tensor storage (all `HostVec`s), and the most reached since the last
+/// `reset_host_peak`. Process-wide.
+static HOST_LIVE: AtomicU64 = AtomicU64::new(0);
+static HOST_PEAK: AtomicU64 = AtomicU64::new(0);
+static HOST_COUNT: AtomicU64 = AtomicU64::new(0);
+static HOST_CREATED: AtomicU64 = AtomicU64::new(0);
+
+/// A CPU tensor's values: a `Vec` whose bytes count as live from creation until it drops
+/// (the last `Arc` of its storage), so the CPU path reports the same live-tensor figure as
+/// the GPU pool's `live_requested_bytes`.
+pub struct HostVec<T>(Vec<T>);
+
+impl<T> HostVec<T> {
+    pub fn new(v: Vec<T>) -> Self {
+        let b = std::mem::size_of_val(v.as_slice()) as u64;
+        let now = HOST_LIVE.fetch_add(b, Ordering::Relaxed) + b;
+        HOST_PEAK.fetch_max(now, Ordering::Relaxed);
+        HOST_COUNT.fetch_add(1, Ordering::Relaxed);
+        HOST_CREATED.fetch_add(1, Ordering::Relaxed);
+        HostVec(v)
+    }
+
+    /// `Arc::new(HostVec::new(v))`, the form `Storage` holds.
+    pub fn arc(v: Vec<T>) -> Arc<Self> {
+        Arc::new(Self::new(v))
+    }
+}
+
+impl<T> Deref for HostVec<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> Drop for HostVec<T> {
+    fn drop(&mut self) {
+        let b = std::mem::size_of_val(self.0.as_slice()) as u64;
+        HOST_LIVE.fetch_sub(b, Ordering::Relaxed);
+        HOST_COUNT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Live CPU tensor bytes in the pool's terms: live = requested (no size classes), nothing
+/// pooled, `buffers_created` = storage vectors made. Process-wide, so tests that read it
+/// must not run CPU work in parallel.
+pub fn host_memory() -> MemoryStats {
+    let live = HOST_LIVE.load(Ordering::Relaxed);
+    let peak = HOST_PEAK.load(Ordering::Relaxed).max(live);
+    MemoryStats {
+        live_bytes: live,
+        live_requested_bytes: live,
+        live_buffers: HOST_COUNT.load(Ordering::Relaxed),
+        peak_bytes: peak,
+        peak_live_bytes: peak,
+        peak_requested_bytes: peak,
+        buffers_created: HOST_CREATED.load(Ordering::Relaxed),
+        ..MemoryStats::default()
+    }
+}
+
+/// The CPU peak restarts from the live bytes now.
+pub fn reset_host_peak() {
+    HOST_PEAK.store(HOST_LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+}
 
 #[derive(Clone)]
 pub enum Storage {
-    F32(Arc<Vec<f32>>),
-    F64(Arc<Vec<f64>>),
+    F32(Arc<HostVec<f32>>),
+    F64(Arc<HostVec<f64>>),
     /// f32 values in a pooled GPU buffer.
     Gpu(Arc<GpuBuffer>),
 }
@@ -59,7 +127,7 @@ impl Storage {
 
     pub fn to_vec_f32(&self) -> Vec<f32> {
         match self {
-            Storage::F32(v) => v.as_ref().clone(),
+            Storage::F32(v) => v.to_vec(),
             Storage::F64(v) => v.iter().map(|&x| x as f32).collect(),
             Storage::Gpu(b) => {
                 let bytes = gpu::gpu().read(b, b.bytes);
@@ -70,15 +138,15 @@ impl Storage {
 
     pub fn to_vec_f64(&self) -> Vec<f64> {
         match self {
-            Storage::F64(v) => v.as_ref().clone(),
+            Storage::F64(v) => v.to_vec(),
             _ => self.to_vec_f32().into_iter().map(f64::from).collect(),
         }
     }
 
     pub fn to_place(&self, place: Place) -> Storage {
         match place {
-            Place::Cpu32 => Storage::F32(Arc::new(self.to_vec_f32())),
-            Place::Cpu64 => Storage::F64(Arc::new(self.to_vec_f64())),
+            Place::Cpu32 => Storage::F32(HostVec::arc(self.to_vec_f32())),
+            Place::Cpu64 => Storage::F64(HostVec::arc(self.to_vec_f64())),
             Place::Gpu => {
                 let data = self.to_vec_f32();
                 let ctx = gpu::gpu();

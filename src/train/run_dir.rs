@@ -281,36 +281,55 @@ impl LossLog {
 }
 
 /// Per-kernel GPU time over the run, when `SGW_PROFILE` is set to anything but 0 on a GPU
-/// with timestamp queries: `profile.txt` and a per-family line in the log at the end.
-pub(super) struct KernelProfile(Option<Vec<KernelTime>>);
+/// with timestamp queries: `profile.txt` and a per-family line in the log at the end. With
+/// `SGW_PROFILE` on any device, the memory figures (the GPU pool's, or the CPU path's live
+/// tensor bytes) go to the log at the end too.
+pub(super) struct KernelProfile {
+    times: Option<Vec<KernelTime>>,
+    /// Where the run's tensors live, while the memory line is still to be written.
+    memory: Option<Place>,
+}
 
 impl KernelProfile {
     pub fn start(out: &RunDir, place: Place) -> Self {
         let requested = std::env::var_os("SGW_PROFILE").is_some_and(|v| v != "0");
+        let memory = requested.then_some(place);
         if !(requested && place == Place::Gpu) {
-            return KernelProfile(None);
+            return KernelProfile {
+                times: None,
+                memory,
+            };
         }
-        if crate::gpu::gpu().profile_start() {
+        let times = if crate::gpu::gpu().profile_start() {
             out.log(
                 "SGW_PROFILE: timing every kernel with GPU timestamps (profile.txt at the end)",
             );
-            KernelProfile(Some(Vec::new()))
+            Some(Vec::new())
         } else {
             out.log("SGW_PROFILE: this adapter has no timestamp queries; not profiling");
-            KernelProfile(None)
-        }
+            None
+        };
+        KernelProfile { times, memory }
     }
 
     /// Add the kernels timed since the last call.
     pub fn collect(&mut self) {
-        if let Some(p) = self.0.as_mut() {
+        if let Some(p) = self.times.as_mut() {
             profile::merge(p, crate::gpu::gpu().profile_take(false));
         }
     }
 
-    /// Stop profiling and write `profile.txt` (per kernel) and a per-family line to the log.
+    /// Stop profiling and write `profile.txt` (per kernel) and a per-family line to the log;
+    /// the memory figures to the log.
     pub fn finish(&mut self, out: &RunDir) -> Result<()> {
-        let Some(mut p) = self.0.take() else {
+        if let Some(place) = self.memory.take() {
+            let (what, m) = match place {
+                Place::Gpu => ("GPU buffer pool", crate::gpu::gpu().memory()),
+                _ => ("CPU tensors", crate::tensor::host_memory()),
+            };
+            out.log(&format!("SGW_PROFILE: memory, {what}: {}", m.describe()));
+        }
+        let Some(mut p) = self.times.take() else {
             return Ok(());
         };
         profile::merge(&mut p, crate::gpu::gpu().profile_take(true));

@@ -7,7 +7,7 @@ use super::GpuContext;
 use crate::gpu::batch::{groups_1d, Binding};
 use crate::gpu::kernels::Kernel;
 use crate::gpu::params::KernelParams;
-use crate::gpu::pool::GpuBuffer;
+use crate::gpu::pool::{GpuBuffer, MemoryStats};
 
 crate::kernel_params! {
     /// `shaders/elementwise/fill.wgsl`: the first `n` words of the buffer become `bits`.
@@ -192,6 +192,17 @@ impl GpuContext {
     /// (buffers created, buffer acquisitions served from the pool).
     pub fn pool_stats(&self) -> (u64, u64) {
         self.pool.stats()
+    }
+
+    /// The pool's byte counts: live, pooled, their peaks, buffers created.
+    pub fn memory(&self) -> MemoryStats {
+        self.pool.memory()
+    }
+
+    /// Restart the pool's peaks from the current figures (one step's peak: reset, step,
+    /// `memory().peak_bytes`).
+    pub fn reset_peak(&self) {
+        self.pool.reset_peak()
     }
 
     /// Number of compiled pipelines.

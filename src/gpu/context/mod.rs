@@ -316,6 +316,7 @@ impl GpuContext {
             "cooperative matrices",
             self.coop_matrices()
         );
+        s += &format!("buffer pool  : {}\n", self.memory().describe());
         s
     }
 
