@@ -13,8 +13,10 @@ const SQRT2: f64 = std::f64::consts::SQRT_2;
 /// Where the per-layer noise maps come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoiseMode {
-    /// Fresh maps keyed by (seed, step, layer).
-    Random { seed: u64, step: u64 },
+    /// Fresh maps keyed by (seed, step, layer); `first` is the index of the batch's first
+    /// sample in the step's whole batch (a micro-batch of gradient accumulation draws the
+    /// maps of its own samples; 0 for a whole batch).
+    Random { seed: u64, step: u64, first: usize },
     /// The same maps for every call (seed only).
     Const { seed: u64 },
     /// No noise.
@@ -212,8 +214,8 @@ impl Generator {
     ) -> Tensor {
         let (n, h, w) = (x.dim(0), x.dim(2), x.dim(3));
         let map = match noise {
-            NoiseMode::Random { seed, step } => {
-                ops::noise_map(n, h, w, seed, step, i as u32, x.place())
+            NoiseMode::Random { seed, step, first } => {
+                ops::noise_map_rows(first..first + n, (h, w), seed, step, i as u32, x.place())
             }
             NoiseMode::Const { seed } => {
                 ops::noise_map(n, h, w, seed, u64::MAX >> 12, i as u32, x.place())

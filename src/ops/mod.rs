@@ -18,7 +18,7 @@ pub use binary::{add, div, mul, sub};
 pub use conv::{conv2d, conv2d_backward_data, conv2d_backward_weight};
 pub use layout::{concat, pad, permute, reshape, slice, transpose};
 pub use matmul::{linear, matmul, matmul_scaled, matmul_t};
-pub use noise::{noise_bias_act, noise_map};
+pub use noise::{noise_bias_act, noise_map, noise_map_rows};
 pub use norm::{minibatch_stddev, pixel_norm};
 pub use random::{rand_normal, rand_uniform};
 pub use reduce::{broadcast_to, mean, mean_all, sum, sum_all, sum_to};

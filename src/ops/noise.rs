@@ -36,8 +36,22 @@ pub fn noise_map(
     layer: u32,
     place: Place,
 ) -> Tensor {
-    let offset = ((step << 8) | layer as u64) << 32;
-    rand_normal(&[n, 1, h, w], seed, offset, 0.0, 1.0, place)
+    noise_map_rows(0..n, (h, w), seed, step, layer, place)
+}
+
+/// Rows `rows` of the map [.., 1, h, w] that [`noise_map`] draws for a whole batch: each
+/// sample's numbers depend only on its index, so a micro-batch (or a rank) taking samples
+/// `rows` of a batch draws exactly those samples' maps.
+pub fn noise_map_rows(
+    rows: std::ops::Range<usize>,
+    (h, w): (usize, usize),
+    seed: u64,
+    step: u64,
+    layer: u32,
+    place: Place,
+) -> Tensor {
+    let offset = (((step << 8) | layer as u64) << 32) + (rows.start * h * w) as u64;
+    rand_normal(&[rows.len(), 1, h, w], seed, offset, 0.0, 1.0, place)
 }
 
 fn params(x: &Tensor, bias_scale: f64, slope: f64, gain: f64) -> NoiseAct {

@@ -39,6 +39,11 @@ pub struct TrainArgs {
     /// Minibatch at every resolution.
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Gradient accumulation: split each step's batch (--batch stays the whole step's
+    /// batch) into K equal micro-batches, one after the other, and average their gradients
+    /// before one optimiser step: a big batch on a small card. Default 1.
+    #[arg(long, value_name = "K")]
+    pub accumulate: Option<usize>,
     /// Thousands of images per fade and per stable phase (fractions allowed).
     #[arg(long)]
     pub kimg: Option<f64>,
@@ -107,6 +112,11 @@ pub fn check_flags(a: &TrainArgs) -> Result<()> {
     positive("--checkpoint-every", a.checkpoint_every)?;
     if a.batch == Some(0) {
         return Err(TrainError::Invalid("--batch must be at least 1".into()));
+    }
+    if a.accumulate == Some(0) {
+        return Err(TrainError::Invalid(
+            "--accumulate must be at least 1 (1: no gradient accumulation)".into(),
+        ));
     }
     if let Some(r) = a.max_res.filter(|&r| r < 4 || !r.is_power_of_two()) {
         return Err(TrainError::Invalid(format!(
@@ -189,6 +199,9 @@ pub fn resolve_config(
     }
     if let Some(b) = a.batch {
         cfg.set_batch(b);
+    }
+    if let Some(k) = a.accumulate {
+        cfg.accumulate = k;
     }
     if let Some(k) = a.kimg {
         cfg.kimg_per_phase = k;

@@ -76,9 +76,14 @@ pub struct TrainConfig {
     /// (the phases already trained keep their length); later phases take `kimg_per_phase`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phase_images: Vec<u64>,
-    /// Minibatch per resolution.
+    /// Minibatch per resolution: the global batch of a step, whatever `accumulate` is.
     #[serde(with = "res_map")]
     pub batch: BTreeMap<usize, usize>,
+    /// Gradient accumulation: each step's batch is split, in order, into this many equal
+    /// micro-batches whose gradients are averaged before one optimiser step (1: no split).
+    /// Configurations written before it existed load with 1.
+    #[serde(default = "one")]
+    pub accumulate: usize,
     /// Learning rate per resolution (Adam, both networks).
     #[serde(with = "res_map")]
     pub lr: BTreeMap<usize, f64>,
@@ -128,6 +133,7 @@ impl TrainConfig {
             kimg_per_phase: 600.0,
             phase_images: Vec::new(),
             batch: batch.into_iter().collect(),
+            accumulate: 1,
             lr: (2..=10).map(|k| (1usize << k, 0.001)).chain(lr).collect(),
             beta1: 0.0,
             beta2: 0.99,
@@ -214,10 +220,22 @@ impl TrainConfig {
         positive("sample_every_kimg", self.sample_every_kimg)?;
         positive("checkpoint_every_kimg", self.checkpoint_every_kimg)?;
         positive("ema_half_life_kimg", self.ema_half_life_kimg)?;
+        if self.accumulate == 0 {
+            return Err(TrainError::Invalid(
+                "accumulate must be at least 1 (1: no gradient accumulation)".into(),
+            ));
+        }
         for r in self.model.resolutions() {
-            if self.batch_at(r) == 0 {
+            let b = self.batch_at(r);
+            if b == 0 {
                 return Err(TrainError::Invalid(format!(
                     "batch size at {r}x{r} must be at least 1"
+                )));
+            }
+            if !b.is_multiple_of(self.accumulate) {
+                return Err(TrainError::Invalid(format!(
+                    "batch size {b} at {r}x{r} is not a multiple of accumulate {k}: each step's batch is split into {k} equal micro-batches; choose a batch divisible by {k} at every resolution (or another --accumulate)",
+                    k = self.accumulate
                 )));
             }
             positive(&format!("lr at {r}x{r}"), self.lr_at(r))?;
@@ -266,6 +284,10 @@ impl TrainConfig {
             source,
         })
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// TOML tables need string keys: resolutions are written as "4", "8", ...

@@ -187,6 +187,7 @@ pub fn generate(a: &GenerateArgs) -> Result<(), TrainError> {
         "random" => NoiseMode::Random {
             seed: a.seed,
             step: 0,
+            first: 0,
         },
         "const" => NoiseMode::Const { seed: t.cfg.seed },
         "none" => NoiseMode::None,

@@ -132,6 +132,15 @@ pub fn apply_flags(a: &TrainArgs, ck: &Checkpoint) -> Result<Resumed, TrainError
             changes.push(format!("minibatch -> {b} at every resolution"));
         }
     }
+    // Accumulation changes memory, not what a step means (the batch stays the global one);
+    // only the minibatch-stddev groups, which stay within a micro-batch, see it.
+    if let Some(k) = a.accumulate.filter(|&k| k != old.accumulate) {
+        cfg.accumulate = k;
+        changes.push(format!(
+            "accumulate {} -> {k} micro-batches per step",
+            old.accumulate
+        ));
+    }
     if let Some(d) = &a.data {
         let path = d.display().to_string();
         if old.data.path.as_deref() != Some(path.as_str()) {

@@ -83,6 +83,7 @@ impl Sampler {
                 NoiseMode::Random {
                     seed: cfg.seed,
                     step: t.progress.step,
+                    first: 0,
                 },
             )
             .to_vec();

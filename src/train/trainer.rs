@@ -1,6 +1,15 @@
 //! One training step: the D step (with its penalty), the G step, Adam on both, the EMA of G
 //! and the running average of w. Every random draw is keyed by (seed, step), so a resumed
 //! run repeats the same numbers.
+//!
+//! Gradient accumulation (`cfg.accumulate` = K) splits the step's batch, in order, into K
+//! micro-batches: each computes its loss (a mean over its share) and gradients, the flat
+//! gradients are summed and divided by K, and one Adam step follows, as K data-parallel ranks
+//! would after an all-reduce. The draws are defined per *global* batch: sample i of the step
+//! gets the same latent, noise map and penalty weight whichever micro-batch (or rank) holds
+//! it (each draw's Philox counter starts at the sample's index), and the per-step decisions
+//! (style mixing, crossover) are shared. So K = 1 is the full-batch path unchanged, and the
+//! only difference K makes is the minibatch-stddev groups, which stay within a micro-batch.
 
 use crate::autograd::{grad, no_grad};
 use crate::nn::{lerp, Discriminator, Generator, NoiseMode, Styles};
@@ -56,6 +65,35 @@ pub struct Trainer {
     /// The resolution whose learning rate (`cfg.lr_at`) both optimisers hold: set when the
     /// trainer is built and again only when training reaches another resolution.
     lr_res: usize,
+}
+
+/// What one micro-batch's pass gives: its loss, its gradients, and (G) its mean w.
+type Pass = (Tensor, Vec<Tensor>, Option<Tensor>);
+
+/// Run `pass` on micro-batches 0..k and average what they give: the loss, the gradients in
+/// `group`'s flat layout (summed there, then divided by k: each loss is a mean over its own
+/// share), and the extra value. With k = 1 the single pass is returned as it is, so the
+/// unsplit step is bit for bit what it was before accumulation existed.
+fn accumulated(
+    group: &ParamGroup,
+    k: usize,
+    mut pass: impl FnMut(usize) -> Pass,
+) -> (Tensor, Tensor, Option<Tensor>) {
+    let mut sum: Option<(Tensor, Tensor, Option<Tensor>)> = None;
+    for j in 0..k {
+        let (loss, grads, extra) = pass(j);
+        let flat = group.gather(&grads.into_iter().map(Some).collect::<Vec<_>>());
+        sum = Some(match sum {
+            None => (loss, flat, extra),
+            Some((l, g, e)) => (&l + &loss, &g + &flat, e.zip(extra).map(|(a, b)| &a + &b)),
+        });
+    }
+    let (loss, flat, extra) = sum.expect("at least one micro-batch");
+    if k == 1 {
+        return (loss, flat, extra);
+    }
+    let mean = |t: &Tensor| ops::mul_scalar(t, 1.0 / k as f64).detach();
+    (mean(&loss), mean(&flat), extra.as_ref().map(mean))
 }
 
 /// splitmix64: host-side random decisions keyed by (seed, step, purpose).
@@ -116,32 +154,44 @@ impl Trainer {
 
     /// Latents [B, z_dim] for (step, purpose).
     pub fn latents(&self, n: usize, step: u64, purpose: u64) -> Tensor {
+        self.latents_from(0, n, step, purpose)
+    }
+
+    /// Rows `first..first + n` of the latents of (step, purpose): a micro-batch's share.
+    fn latents_from(&self, first: usize, n: usize, step: u64, purpose: u64) -> Tensor {
+        let z = self.cfg.model.z_dim;
         rand_normal(
-            &[n, self.cfg.model.z_dim],
+            &[n, z],
             self.cfg.seed ^ LATENT_KEY,
-            (step << 32) | (purpose << 28),
+            ((step << 32) | (purpose << 28)) + (first * z) as u64,
             0.0,
             1.0,
             self.place,
         )
     }
 
-    /// Styles for a training batch, with style mixing (one crossover for the batch, as the
-    /// official code draws it), and the first w (for the running average).
+    /// Styles for samples `rows` of a training batch, with style mixing (one crossover for
+    /// the whole step's batch, as the official code draws it), and the first w (for the
+    /// running average).
     fn styles(
         &self,
         p: &ParamGroup,
-        n: usize,
+        rows: std::ops::Range<usize>,
         step: u64,
         purpose: u64,
         res: usize,
     ) -> (Styles, Tensor) {
-        let w = self.g.mapping(p, &self.latents(n, step, purpose));
+        let (first, n) = (rows.start, rows.len());
+        let w = self
+            .g
+            .mapping(p, &self.latents_from(first, n, step, purpose));
         let layers = self.g.layers_at(res);
         let styles = if layers > 1
             && unit(hash(self.cfg.seed, step, purpose)) < self.cfg.style_mixing_prob
         {
-            let w2 = self.g.mapping(p, &self.latents(n, step, purpose + 1));
+            let w2 = self
+                .g
+                .mapping(p, &self.latents_from(first, n, step, purpose + 1));
             let cross = 1 + (hash(self.cfg.seed, step, purpose + 1) % (layers as u64 - 1)) as usize;
             self.g.mix_styles(&w, &w2, cross)
         } else {
@@ -150,10 +200,11 @@ impl Trainer {
         (styles, w)
     }
 
-    fn noise(&self, step: u64, pass: u64) -> NoiseMode {
+    fn noise(&self, step: u64, pass: u64, first: usize) -> NoiseMode {
         NoiseMode::Random {
             seed: self.cfg.seed ^ NOISE_KEY,
             step: 2 * step + pass,
+            first,
         }
     }
 
@@ -168,13 +219,18 @@ impl Trainer {
 
     /// The D loss and D's gradients for this step.
     pub fn d_pass(&self, reals: &Tensor, pt: &Point) -> (Tensor, Vec<Tensor>) {
+        self.d_pass_from(reals, 0, pt)
+    }
+
+    /// The D loss and gradients of a micro-batch: `reals` are samples `first..` of the step.
+    fn d_pass_from(&self, reals: &Tensor, first: usize, pt: &Point) -> (Tensor, Vec<Tensor>) {
         let step = self.progress.step;
         let n = reals.dim(0);
         let gp = self.gp.frozen();
         let fake = no_grad(|| {
-            let (s, _) = self.styles(&gp, n, step, 0, pt.res);
+            let (s, _) = self.styles(&gp, first..first + n, step, 0, pt.res);
             self.g
-                .synthesis(&gp, &s, pt.res, pt.alpha, self.noise(step, 0))
+                .synthesis(&gp, &s, pt.res, pt.alpha, self.noise(step, 0, first))
         });
         let critic = Critic {
             net: &self.d,
@@ -188,7 +244,7 @@ impl Trainer {
                 let u = rand_uniform(
                     &[n, 1, 1, 1],
                     self.cfg.seed ^ LATENT_KEY,
-                    (step << 32) | (2 << 28),
+                    ((step << 32) | (2 << 28)) + first as u64,
                     0.0,
                     1.0,
                     self.place,
@@ -210,12 +266,26 @@ impl Trainer {
 
     /// The G loss and G's gradients for this step (D frozen).
     pub fn g_pass(&self, n: usize, pt: &Point) -> (Tensor, Vec<Tensor>, Tensor) {
+        self.g_pass_from(0..n, pt)
+    }
+
+    /// The G loss, gradients and w of samples `rows` of the step's batch (a micro-batch).
+    fn g_pass_from(
+        &self,
+        rows: std::ops::Range<usize>,
+        pt: &Point,
+    ) -> (Tensor, Vec<Tensor>, Tensor) {
         let step = self.progress.step;
         let dp = self.dp.frozen();
-        let (styles, w) = self.styles(&self.gp, n, step, 3, pt.res);
-        let fake = self
-            .g
-            .synthesis(&self.gp, &styles, pt.res, pt.alpha, self.noise(step, 1));
+        let first = rows.start;
+        let (styles, w) = self.styles(&self.gp, rows, step, 3, pt.res);
+        let fake = self.g.synthesis(
+            &self.gp,
+            &styles,
+            pt.res,
+            pt.alpha,
+            self.noise(step, 1, first),
+        );
         let critic = Critic {
             net: &self.d,
             params: &dp,
@@ -228,6 +298,40 @@ impl Trainer {
         };
         let grads = grad(std::slice::from_ref(&loss), self.gp.params(), false);
         (loss.detach(), grads, w.detach())
+    }
+
+    /// Size of a micro-batch of a step's batch of `n` (`n` itself without accumulation).
+    fn micro(&self, n: usize) -> (usize, usize) {
+        let k = self.cfg.accumulate.max(1);
+        assert!(
+            n.is_multiple_of(k),
+            "batch {n} is not a multiple of accumulate {k} (the configuration's validation refuses it)"
+        );
+        (k, n / k)
+    }
+
+    /// The D loss and D's gradient in the flat layout for this step's whole batch `reals`,
+    /// averaged over the `cfg.accumulate` micro-batches (what Adam takes).
+    pub fn d_grads(&self, reals: &Tensor, pt: &Point) -> (Tensor, Tensor) {
+        let (k, m) = self.micro(reals.dim(0));
+        let (loss, flat, _) = accumulated(&self.dp, k, |j| {
+            let part = ops::slice(reals, 0, j * m, m);
+            let (loss, grads) = self.d_pass_from(&part, j * m, pt);
+            (loss, grads, None)
+        });
+        (loss, flat)
+    }
+
+    /// The G loss, G's gradient in the flat layout and the batch's mean w [1, w_dim] for a
+    /// step's batch of `n`, averaged over the `cfg.accumulate` micro-batches.
+    pub fn g_grads(&self, n: usize, pt: &Point) -> (Tensor, Tensor, Tensor) {
+        let (k, m) = self.micro(n);
+        let (loss, flat, w_mean) = accumulated(&self.gp, k, |j| {
+            let (loss, grads, w) = self.g_pass_from(j * m..(j + 1) * m, pt);
+            // The mean w of the batch: the mean of the micro-batches' means (equal sizes).
+            (loss, grads, Some(ops::mean(&w, &[0], true)))
+        });
+        (loss, flat, w_mean.expect("the G pass gives w"))
     }
 
     /// One full step on a batch of real images at the current resolution, in [-1, 1].
@@ -248,23 +352,17 @@ impl Trainer {
             self.use_lr_of(pt.res);
         }
 
-        let (d_loss, d_grads) = self.d_pass(reals, &pt);
-        let flat = self
-            .dp
-            .gather(&d_grads.into_iter().map(Some).collect::<Vec<_>>());
+        let (d_loss, flat) = self.d_grads(reals, &pt);
+        // The guard sees the accumulated gradient, as every rank would after the all-reduce.
         let d_guard = guard(&d_loss, &flat);
         self.adam_d.step_flat(&mut self.dp, &flat, &d_guard);
 
-        let (g_loss, g_grads, w) = self.g_pass(n, &pt);
-        let flat = self
-            .gp
-            .gather(&g_grads.into_iter().map(Some).collect::<Vec<_>>());
+        let (g_loss, flat, batch_mean) = self.g_grads(n, &pt);
         let g_guard = guard(&g_loss, &flat);
         self.adam_g.step_flat(&mut self.gp, &flat, &g_guard);
 
         let beta = 0.5f64.powf(n as f64 / (self.cfg.ema_half_life_kimg * 1000.0).max(1e-9));
         ema_update(&mut self.g_ema, &self.gp, beta);
-        let batch_mean = ops::mean(&w, &[0], true);
         self.w_avg = lerp(&batch_mean, &self.w_avg, self.cfg.w_avg_beta).detach();
 
         let rec = StepRecord {
