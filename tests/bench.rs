@@ -69,6 +69,21 @@ fn a_training_step_is_timed_with_its_kernel_families() {
     // Mapping, synthesis, D three times, the penalty's double backward, Adam twice, EMA.
     assert!(r.dispatches > 100, "{} dispatches", r.dispatches);
     assert!(r.host_ms > 0.0);
+    // Memory: the step's peak holds at least the parameters and the D scores' activations;
+    // the first-order D loss needs saved activations, the penalty a second-order graph.
+    assert!(r.params_mib > 0.0 && r.activations_mib > 0.0, "{r:?}");
+    assert!(r.peak_mib >= r.params_mib + r.activations_mib, "{r:?}");
+    assert!(r.slack_mib >= 0.0 && r.slack_mib <= r.peak_mib, "{r:?}");
+    let json = serde_json::to_value(r).unwrap();
+    for field in [
+        "peak_mib",
+        "params_mib",
+        "activations_mib",
+        "penalty_mib",
+        "slack_mib",
+    ] {
+        assert!(json[field].as_f64().is_some(), "no {field} in {json}");
+    }
     if ctx.can_profile() {
         // A step runs convolutions, AdaIN, the mapping network's matmuls and both optimisers.
         for family in ["conv", "adain", "matmul", "optim"] {

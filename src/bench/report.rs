@@ -171,10 +171,11 @@ pub fn table(r: &Report) -> String {
     s
 }
 
-/// Whole training steps: time, images/s, and each kernel family's share of the GPU time.
+/// Whole training steps: time, images/s, memory, and each kernel family's share of the GPU
+/// time.
 fn steps_table(rows: &[TrainStepRow]) -> String {
     let header = format!(
-        "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10}  {}",
+        "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8}  {}",
         "train step",
         "batch",
         "median ms",
@@ -183,12 +184,17 @@ fn steps_table(rows: &[TrainStepRow]) -> String {
         "GPU ms",
         "host ms",
         "dispatches",
+        "peak MiB",
+        "params",
+        "activ.",
+        "penalty",
+        "slack",
         "GPU time by family"
     );
     let mut s = format!("\n{header}\n{}\n", "-".repeat(header.len() + 30));
     for t in rows {
         s += &format!(
-            "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10}  {}\n",
+            "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8}  {}\n",
             format!("{0}x{0}", t.res),
             t.batch,
             ms(t.median_ms),
@@ -197,8 +203,17 @@ fn steps_table(rows: &[TrainStepRow]) -> String {
             t.gpu_ms.map_or("-".into(), ms),
             ms(t.host_ms),
             t.dispatches,
+            format!("{:.2}", t.peak_mib),
+            format!("{:.2}", t.params_mib),
+            format!("{:.2}", t.activations_mib),
+            format!("{:.2}", t.penalty_mib),
+            format!("{:.2}", t.slack_mib),
             crate::gpu::profile::family_shares(&t.families, 6)
         );
     }
+    s += "memory (MiB): peak = the most the buffer pool held in one step; params = G, D, \
+          G_ema and Adam moments; activ. = what D's scores hold for the backward; penalty = \
+          the extra peak of the penalty's second-order graph; slack = idle pooled buffers and \
+          size-class rounding at the peak\n";
     s
 }

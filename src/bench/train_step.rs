@@ -6,17 +6,23 @@
 //! random batch. Two clocks: the host's wall clock around each step with a sync after it
 //! (what the PyTorch script measures, so `images_per_s` compares like with like), and GPU
 //! timestamps around each step. One more step runs under the kernel profiler
-//! (`gpu::profile`) for the GPU time per kernel family.
+//! (`gpu::profile`) for the GPU time per kernel family, and one more with the buffer pool's
+//! peak reset before it, for the step's memory (then the D loss alone, phase by phase, for
+//! the split of that memory: see [`StepMemory`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::timing::{summarize, time_gpu, Method};
+use crate::autograd::{grad, no_grad};
 use crate::gpu::{profile, GpuContext};
+use crate::nn::NoiseMode;
 use crate::ops;
-use crate::tensor::Place;
-use crate::train::config::TrainConfig;
+use crate::tensor::{Place, Tensor};
+use crate::train::config::{Loss, TrainConfig};
+use crate::train::loss::{self, Critic, LossPoint};
+use crate::train::schedule::Point;
 use crate::train::trainer::Trainer;
 
 /// One resolution's full training step.
@@ -40,6 +46,114 @@ pub struct TrainStepRow {
     /// GPU milliseconds per kernel family (shader folder: conv, adain, optim, ...) in one
     /// profiled step; empty without timestamp queries.
     pub families: BTreeMap<String, f64>,
+    /// The most device memory the buffer pool held during one step (live + idle), MiB.
+    #[serde(default)]
+    pub peak_mib: f64,
+    /// Live tensor bytes before the step, the batch of reals left out: G, D, G_ema, both
+    /// Adams' moments (and the w average), MiB.
+    #[serde(default)]
+    pub params_mib: f64,
+    /// Activations D's scores hold for the backward: the peak of live tensor bytes while
+    /// the D loss makes its scores, above the live bytes before it, MiB.
+    #[serde(default)]
+    pub activations_mib: f64,
+    /// The penalty's second-order graph: the extra peak of live tensor bytes, above the
+    /// scores' peak, while its `create_graph` gradient and the backward through it run, MiB.
+    #[serde(default)]
+    pub penalty_mib: f64,
+    /// Pool slack at the step: the pool's peak minus the peak of live requested bytes
+    /// (idle buffers and size-class rounding), MiB.
+    #[serde(default)]
+    pub slack_mib: f64,
+}
+
+/// One step's memory in bytes; the fields of [`TrainStepRow`] of the same names. `peak`
+/// and `slack` are read around a whole `Trainer::step`; `activations` and `penalty` from
+/// the D loss run again on its own, with a probe between its scores and its penalty (the
+/// same functions, in the same order, as the step's D pass; the fakes are made the same
+/// size with constant noise and no style mixing, which does not change a shape).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepMemory {
+    pub peak: u64,
+    pub params: u64,
+    pub activations: u64,
+    pub penalty: u64,
+    pub slack: u64,
+}
+
+impl StepMemory {
+    /// Measure a steady-state step of `t` (already warmed up) at images `start`.
+    pub fn measure(ctx: &GpuContext, t: &mut Trainer, reals: &Tensor, start: u64) -> Self {
+        ctx.sync();
+        let before = ctx.memory();
+        ctx.reset_peak();
+        t.progress.images = start;
+        drop(t.step(reals));
+        ctx.sync();
+        let step = ctx.memory();
+        t.progress.images = start;
+        let pt = t.point().expect("a point of the schedule");
+        let (activations, penalty) = d_loss_phases(ctx, t, reals, &pt);
+        StepMemory {
+            peak: step.peak_bytes,
+            params: before
+                .live_requested_bytes
+                .saturating_sub(reals.numel() as u64 * 4),
+            activations,
+            penalty,
+            slack: step.peak_bytes.saturating_sub(step.peak_requested_bytes),
+        }
+    }
+}
+
+/// (activations, penalty) bytes of the D loss of `t` at `pt`: see [`StepMemory`].
+fn d_loss_phases(ctx: &GpuContext, t: &Trainer, reals: &Tensor, pt: &Point) -> (u64, u64) {
+    let n = reals.dim(0);
+    let place = reals.place();
+    let fake = no_grad(|| {
+        let gp = t.gp.frozen();
+        let z = ops::rand_normal(&[n, t.cfg.model.z_dim], 7, 0, 0.0, 1.0, place);
+        let styles = t.g.broadcast_styles(&t.g.mapping(&gp, &z));
+        t.g.synthesis(&gp, &styles, pt.res, pt.alpha, NoiseMode::Const { seed: 7 })
+    });
+    let critic = Critic {
+        net: &t.d,
+        params: &t.dp,
+        res: pt.res,
+        alpha: pt.alpha,
+    };
+    let reals = t.fade_reals(reals, pt);
+    let u = ops::rand_uniform(&[n, 1, 1, 1], 7, 0, 0.0, 1.0, place);
+    ctx.sync();
+    let base = ctx.memory().live_requested_bytes;
+    ctx.reset_peak();
+    let mut scores = base;
+    let mut probe = |_: LossPoint| {
+        scores = ctx.memory().peak_requested_bytes;
+        ctx.reset_peak();
+    };
+    let d_loss = match t.cfg.loss {
+        Loss::WganGp => loss::d_wgan_gp_probed(
+            &critic,
+            &reals,
+            &fake,
+            &u,
+            (t.cfg.gp_lambda, t.cfg.drift_epsilon),
+            &mut probe,
+        ),
+        Loss::LogisticR1 => {
+            loss::d_logistic_r1_probed(&critic, &reals, &fake, t.cfg.r1_gamma, &mut probe)
+        }
+    };
+    let grads = grad(std::slice::from_ref(&d_loss), t.dp.params(), false);
+    drop((grads, d_loss));
+    ctx.sync();
+    let after = ctx.memory().peak_requested_bytes;
+    (scores.saturating_sub(base), after.saturating_sub(scores))
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
 }
 
 /// The model and the resolutions a step benchmark runs.
@@ -122,6 +236,7 @@ pub fn measure(
         } else {
             BTreeMap::new()
         };
+        let mem = StepMemory::measure(ctx, &mut t, &reals, start);
         let row = TrainStepRow {
             res: res as u32,
             batch: batch as u32,
@@ -132,11 +247,16 @@ pub fn measure(
             host_ms,
             dispatches,
             families,
+            peak_mib: mib(mem.peak),
+            params_mib: mib(mem.params),
+            activations_mib: mib(mem.activations),
+            penalty_mib: mib(mem.penalty),
+            slack_mib: mib(mem.slack),
         };
         eprintln!(
             "bench: train step {res}x{res} batch {batch}: {:.2} ms, {:.1} img/s, \
-             {dispatches} dispatches recorded in {host_ms:.1} ms",
-            row.median_ms, row.images_per_s
+             {dispatches} dispatches recorded in {host_ms:.1} ms, peak {:.1} MiB",
+            row.median_ms, row.images_per_s, row.peak_mib
         );
         rows.push(row);
         ctx.pool.trim();
