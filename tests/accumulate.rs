@@ -4,15 +4,18 @@
 //! before any work; a run with accumulation resumes exactly. K micro-batches are the
 //! single-process reference of K data-parallel ranks.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::fs;
+use std::path::Path;
+
+use common::{losses, scratch};
 use sgw::train::device::DeviceChoice;
 use sgw::train::run::{train, TrainArgs};
 use sgw::train::{Loss, TrainConfig, Trainer};
 use sgw::Place;
 
-/// The tiny model of `tests/train.rs` (TINY), with batch 8 so that it splits in 2 and 4.
+/// The tiny model of `common::tiny`, with batch 8 so that it splits in 2 and 4.
 fn tiny(loss: Loss, accumulate: usize) -> TrainConfig {
     let mut c = TrainConfig::small();
     c.model.z_dim = 16;
@@ -278,34 +281,9 @@ fn micro_batches_give_the_step_of_the_whole_batch_to_f64_rounding() {
     }
 }
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sgw-acc-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// TINY of `tests/train.rs` (batch 4 at both resolutions: two micro-batches of 2).
-const TINY: &str = r#"
-kimg_per_phase = 0.016
-sample_every_kimg = 0.024
-checkpoint_every_kimg = 1.0
-grid = 2
-[model]
-z_dim = 16
-w_dim = 16
-mapping_layers = 2
-fmap_base = 32
-fmap_max = 8
-max_res = 8
-[batch]
-4 = 4
-8 = 4
-"#;
-
 fn args(root: &Path, out: &str) -> TrainArgs {
     let cfg = root.join("tiny.toml");
-    fs::write(&cfg, TINY).unwrap();
+    fs::write(&cfg, common::tiny(0.024)).unwrap();
     TrainArgs {
         dataset: "oasis".into(),
         out: Some(root.join(out)),
@@ -318,17 +296,9 @@ fn args(root: &Path, out: &str) -> TrainArgs {
     }
 }
 
-fn losses(run: &Path) -> Vec<String> {
-    fs::read_to_string(run.join("losses.csv"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn a_batch_that_accumulate_does_not_divide_is_refused_before_any_work() {
-    let root = dir("indivisible");
+    let root = scratch("acc-indivisible");
     let out = root.join("run");
     let a = TrainArgs {
         dataset: "oasis".into(),
@@ -379,7 +349,7 @@ fn configurations_without_accumulate_load_with_one() {
 /// micro-batches per step writes the losses of the run that never stopped.
 #[test]
 fn a_run_with_accumulation_resumes_exactly() {
-    let root = dir("resume");
+    let root = scratch("acc-resume");
     train(&args(&root, "a")).unwrap();
     let a = root.join("a");
     let la = losses(&a);

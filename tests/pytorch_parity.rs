@@ -5,35 +5,19 @@
 //! a cutoff below the layer count) and must agree to f32 precision. Skipped, with a notice,
 //! where Python has no torch or numpy.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use common::{scratch, tiny};
 use sgw::train::checkpoint::{self, Checkpoint};
 use sgw::train::generate::{generate, read_npy, write_npy, GenerateArgs};
 use sgw::train::run::{train, TrainArgs};
 use sgw::train::trainer::Trainer;
 use sgw::{nn::NoiseMode, no_grad, ops, Place, Tensor};
-
-/// Three phases of 16 images (4x4, 8x8 fade, 8x8), batch 4: five steps end at 20 images,
-/// a quarter into the 8x8 fade-in.
-const TINY: &str = r#"
-kimg_per_phase = 0.016
-sample_every_kimg = 1.0
-checkpoint_every_kimg = 1.0
-grid = 2
-[model]
-z_dim = 16
-w_dim = 16
-mapping_layers = 2
-fmap_base = 32
-fmap_max = 8
-max_res = 8
-[batch]
-4 = 4
-8 = 4
-"#;
 
 const PSI: f64 = 0.6;
 /// Below the 4 style layers of an 8x8 model, so the cutoff is exercised.
@@ -55,13 +39,6 @@ fn python_has(modules: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sgw-test-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// max |a - b| and max |a|.
 fn diff(a: &[f32], b: &[f32]) -> (f32, f32) {
     assert_eq!(a.len(), b.len(), "image counts differ");
@@ -77,7 +54,7 @@ fn diff(a: &[f32], b: &[f32]) -> (f32, f32) {
 /// the EMA is still almost the initialisation: zero biases and noise weights) and save.
 fn make_checkpoint(root: &Path) -> PathBuf {
     let cfg = root.join("tiny.toml");
-    fs::write(&cfg, TINY).unwrap();
+    fs::write(&cfg, tiny(1.0)).unwrap();
     train(&TrainArgs {
         dataset: "oasis".into(),
         out: Some(root.join("run")),
@@ -162,7 +139,7 @@ fn pytorch_draws_our_checkpoints_pictures() {
         return;
     }
     let start = Instant::now();
-    let root = dir("pytorch-parity");
+    let root = scratch("parity-pytorch-parity");
     let ckpt = make_checkpoint(&root);
     let t = Checkpoint::load(&ckpt)
         .unwrap()

@@ -3,41 +3,20 @@
 //! the same losses, step by step, as one that never stopped; a broken checkpoint is a clear
 //! error.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::{losses, scratch, tiny};
 use sgw::train::device::DeviceChoice;
 use sgw::train::generate::{generate, GenerateArgs};
 use sgw::train::run::{train, TrainArgs};
 use sgw::train::TrainError;
 
-const TINY: &str = r#"
-kimg_per_phase = 0.016
-sample_every_kimg = 0.024
-checkpoint_every_kimg = 1.0
-grid = 2
-[model]
-z_dim = 16
-w_dim = 16
-mapping_layers = 2
-fmap_base = 32
-fmap_max = 8
-max_res = 8
-[batch]
-4 = 4
-8 = 4
-"#;
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sgw-test-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn args(root: &Path, out: &str) -> TrainArgs {
     let cfg = root.join("tiny.toml");
-    fs::write(&cfg, TINY).unwrap();
+    fs::write(&cfg, tiny(0.024)).unwrap();
     TrainArgs {
         dataset: "oasis".into(),
         // An empty folder with no OASIS layout would be an error; the phantom is used when
@@ -52,17 +31,9 @@ fn args(root: &Path, out: &str) -> TrainArgs {
     }
 }
 
-fn losses(run: &Path) -> Vec<String> {
-    fs::read_to_string(run.join("losses.csv"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn tiny_training_writes_everything_and_resumes_exactly() {
-    let root = dir("train");
+    let root = scratch("train-train");
     // Straight run.
     train(&args(&root, "a")).unwrap();
     let a = root.join("a");
@@ -178,7 +149,7 @@ fn generate_cpu(ckpt: PathBuf) -> Result<(), TrainError> {
 
 #[test]
 fn broken_checkpoints_are_clear_errors() {
-    let root = dir("ckpt");
+    let root = scratch("train-ckpt");
     let e = generate_cpu(root.join("missing")).unwrap_err().to_string();
     assert!(e.contains("missing"), "{e}");
     // A run directory without a checkpoint.

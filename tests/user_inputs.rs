@@ -3,43 +3,22 @@
 //! GPU driver. Each either works or stops with a clear message before a run directory is
 //! written.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::{losses, scratch, tiny};
 use sgw::train::checkpoint::Checkpoint;
 use sgw::train::device::DeviceChoice;
 use sgw::train::generate::{generate, GenerateArgs};
 use sgw::train::run::{train, TrainArgs};
 use sgw::Place;
 
-const TINY: &str = r#"
-kimg_per_phase = 0.016
-sample_every_kimg = 0.032
-checkpoint_every_kimg = 1.0
-grid = 2
-[model]
-z_dim = 16
-w_dim = 16
-mapping_layers = 2
-fmap_base = 32
-fmap_max = 8
-max_res = 8
-[batch]
-4 = 4
-8 = 4
-"#;
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sgw-user-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// A tiny run on the CPU reference (fast; the WGSL path is covered by tests/train.rs).
 fn args(root: &Path, dataset: &str, out: &str) -> TrainArgs {
     let cfg = root.join("tiny.toml");
-    fs::write(&cfg, TINY).unwrap();
+    fs::write(&cfg, tiny(0.032)).unwrap();
     TrainArgs {
         dataset: dataset.into(),
         out: Some(root.join(out)),
@@ -117,7 +96,7 @@ fn write_folder(root: &Path, kinds: &[&str]) -> PathBuf {
 
 #[test]
 fn rgb_mixed_and_grey_folders_train_and_generate_with_their_own_channels() {
-    let root = dir("folders");
+    let root = scratch("user-folders");
     let rgb = write_folder(&root.join("rgb"), &["rgb8"; 6]);
     assert_eq!(train_and_generate(&root, &rgb, "rgb"), 3);
     let mixed = write_folder(
@@ -131,7 +110,7 @@ fn rgb_mixed_and_grey_folders_train_and_generate_with_their_own_channels() {
 
 #[test]
 fn asking_for_other_channels_than_the_dataset_names_both() {
-    let root = dir("channels");
+    let root = scratch("user-channels");
     let rgb = write_folder(&root, &["rgb8"; 2]);
     let a = TrainArgs {
         data: Some(rgb.clone()),
@@ -149,7 +128,7 @@ fn asking_for_other_channels_than_the_dataset_names_both() {
     );
     // The same through the config file.
     let cfg = root.join("c.toml");
-    let text = TINY.replace("max_res = 8", "max_res = 8\nchannels = 1");
+    let text = tiny(0.032).replace("max_res = 8", "max_res = 8\nchannels = 1");
     fs::write(&cfg, text).unwrap();
     let a = TrainArgs {
         data: Some(rgb),
@@ -178,9 +157,9 @@ fn refuses(a: &TrainArgs, want: &[&str]) {
 
 #[test]
 fn config_typos_and_wrong_types_are_errors_with_the_line() {
-    let root = dir("config");
+    let root = scratch("user-config");
     let cfg = root.join("typo.toml");
-    fs::write(&cfg, TINY.replace("max_res = 8", "max_ress = 8")).unwrap();
+    fs::write(&cfg, tiny(0.032).replace("max_res = 8", "max_ress = 8")).unwrap();
     let a = TrainArgs {
         config: Some(cfg),
         ..args(&root, "oasis", "run")
@@ -190,7 +169,11 @@ fn config_typos_and_wrong_types_are_errors_with_the_line() {
         &["typo.toml:12:1", "unknown key `max_ress`", "`max_res`"],
     );
     let cfg = root.join("type.toml");
-    fs::write(&cfg, TINY.replace("max_res = 8", "max_res = \"sixteen\"")).unwrap();
+    fs::write(
+        &cfg,
+        tiny(0.032).replace("max_res = 8", "max_res = \"sixteen\""),
+    )
+    .unwrap();
     let a = TrainArgs {
         config: Some(cfg),
         ..args(&root, "oasis", "run")
@@ -200,7 +183,7 @@ fn config_typos_and_wrong_types_are_errors_with_the_line() {
 
 #[test]
 fn numeric_flags_are_checked_before_any_work() {
-    let root = dir("flags");
+    let root = scratch("user-flags");
     let base = args(&root, "oasis", "run");
     let cases: Vec<(TrainArgs, &str)> = vec![
         (
@@ -272,17 +255,9 @@ fn numeric_flags_are_checked_before_any_work() {
     }
 }
 
-fn losses(run: &Path) -> Vec<String> {
-    fs::read_to_string(run.join("losses.csv"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn resume_applies_safe_flags_says_so_and_refuses_the_rest() {
-    let root = dir("resume");
+    let root = scratch("user-resume");
     let mut first = args(&root, "oasis", "run");
     first.stop_after_steps = Some(2);
     train(&first).unwrap();
@@ -395,7 +370,7 @@ fn resume_applies_safe_flags_says_so_and_refuses_the_rest() {
 
 #[test]
 fn resume_with_data_moved_elsewhere_checks_it_is_the_same() {
-    let root = dir("moved");
+    let root = scratch("user-moved");
     let imgs = write_folder(&root.join("a"), &["l8"; 4]);
     let mut first = TrainArgs {
         data: Some(imgs.clone()),
@@ -505,7 +480,7 @@ fn to_v1(src: &Path, dst: &Path) {
 
 #[test]
 fn a_checkpoint_with_the_old_unused_generator_biases_still_loads() {
-    let root = dir("v1");
+    let root = scratch("user-v1");
     let mut a = args(&root, "oasis", "run");
     a.stop_after_steps = Some(3);
     train(&a).unwrap();
@@ -534,7 +509,7 @@ fn a_checkpoint_with_the_old_unused_generator_biases_still_loads() {
 
 #[test]
 fn without_a_gpu_driver_the_main_command_trains_on_the_cpu_and_says_so() {
-    let root = dir("nodriver");
+    let root = scratch("user-nodriver");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stylegan-wgpu"))
         .args([
             "train",
