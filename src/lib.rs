@@ -9,6 +9,7 @@ pub mod bench;
 pub mod check;
 pub mod cpu;
 pub mod data;
+pub mod dist;
 pub mod gpu;
 pub mod nn;
 pub mod op_kind;

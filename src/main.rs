@@ -39,6 +39,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // MPI (feature `mpi`, under mpirun/srun) or one process; finalised when this drops.
+    let comm = sgw::dist::Comm::init();
+    let group = comm.group();
     if cli.adapter.is_some() {
         sgw::gpu::context::configure(sgw::gpu::AdapterChoice {
             name_contains: cli.adapter.clone(),
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info => info(),
         Command::Gradcheck { filter } => gradcheck(filter.as_deref()),
-        Command::Train(a) => sgw::train::run::train(&a)
+        Command::Train(a) => sgw::train::run::train_in(&a, group)
             .map(|_| ExitCode::SUCCESS)
             .map_err(Into::into),
         Command::Generate(a) => sgw::train::generate::generate(&a)
@@ -59,6 +62,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            if group.size > 1 {
+                // The other ranks may be waiting in a collective: end them all.
+                eprintln!("error on {group}: {e}");
+                group.abort(1);
+            }
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

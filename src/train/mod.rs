@@ -4,6 +4,7 @@
 //! `plots`, `run` (the loop behind `train`) with `args` (flags, configuration), `dataset`,
 //! `run_dir` (logs and files of a run) and `sampling`, `generate`; `error` (why they stop).
 
+mod accumulate;
 pub mod args;
 pub mod checkpoint;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod loss;
 pub mod metrics;
 pub mod pictures;
 pub mod plots;
+mod ranks;
 pub mod resume;
 pub mod run;
 pub mod run_dir;

@@ -14,27 +14,56 @@ use super::checkpoint::{self, Checkpoint};
 use super::dataset::{self, Batches};
 use super::device::{self, DeviceChoice};
 use super::error::{FileOp, Result};
+use super::ranks;
 use super::resume;
 use super::run_dir::{self, KernelProfile, LossLog, RunDir};
 use super::sampling::Sampler;
 use super::trainer::Trainer;
 use crate::data::Dataset;
+use crate::dist::Group;
+use crate::gpu::context::configure_index;
 use crate::tensor::Place;
 
 pub use super::args::{check_flags, resolve_config, TrainArgs};
 pub use super::dataset::open_dataset;
 pub use super::run_dir::LOSSES_HEADER;
 
-/// The `train` subcommand.
+/// The `train` subcommand, one process.
 pub fn train(a: &TrainArgs) -> Result<()> {
+    train_in(a, Group::single())
+}
+
+/// The `train` subcommand as one of the data-parallel ranks `group` (each takes its share
+/// of every global batch; only rank 0 writes the run directory).
+pub fn train_in(a: &TrainArgs, group: Group) -> Result<()> {
     check_flags(a)?;
     let choice = if a.cpu { DeviceChoice::Cpu } else { a.device };
+    // Ranks on one host spread over its adapters (all share it when there is one).
+    configure_index(group.local_rank);
     let placement = device::place(choice)?;
-    println!("{}", placement.note);
-    let (t, ds, dir, changes) = match &a.resume {
+    if group.size > 1 {
+        println!(
+            "{group} (local rank {}) on {}: {}",
+            group.local_rank,
+            group.host(),
+            placement.note
+        );
+    } else {
+        println!("{}", placement.note);
+    }
+    let (mut t, ds, dir, changes) = match &a.resume {
         Some(p) => resume_run(a, p, placement.place)?,
         None => new_run(a, &placement)?,
     };
+    ranks::check_parts(&t.cfg, group)?;
+    t.group = group;
+    if !group.is_root() {
+        let stop = ctrl_c();
+        ranks::follow(&mut t, Arc::new(ds), a.stop_after_steps, || {
+            stop.load(Ordering::SeqCst)
+        });
+        return Ok(());
+    }
     dataset::describe(&ds);
     fs::create_dir_all(&dir).map_err(FileOp::CreateDir.on(&dir))?;
     run_dir::write_atomic(&dir.join("config.toml"), &t.cfg.to_toml())?;
@@ -141,6 +170,7 @@ impl Run {
             self.t.progress.images as f64 / 1000.0,
             self.out.dir.display()
         ));
+        self.out.log(&ranks::parameter_line(&self.t));
         self.out.abandon_bar();
         Ok(())
     }
@@ -166,8 +196,18 @@ impl Run {
             p.skipped_g,
             self.out.dir.display()
         ));
+        self.out.log(&ranks::parameter_line(&self.t));
         Ok(())
     }
+}
+
+/// A flag that Ctrl-C sets.
+fn ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // Only the first handler registration in a process succeeds; tests run several loops.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    stop
 }
 
 /// The loop: step until the schedule ends (or Ctrl-C, or `--stop-after-steps`), reading the
@@ -179,12 +219,7 @@ fn run_loop(
     dir: PathBuf,
     changes: &[String],
 ) -> Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // Only the first handler registration in a process succeeds; tests run several loops.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
+    let stop = ctrl_c();
     let cfg = t.cfg.clone();
     let out = RunDir::new(dir, a.quiet, t.schedule.total());
     for c in changes {
@@ -222,7 +257,9 @@ fn run_loop(
         run.sample(cfg.model.start_res, 1.0)?;
     }
     while let Some(pt) = run.t.point() {
-        if stop.load(Ordering::SeqCst) || a.stop_after_steps.is_some_and(|s| steps_here >= s) {
+        let here =
+            stop.load(Ordering::SeqCst) || a.stop_after_steps.is_some_and(|s| steps_here >= s);
+        if ranks::agree_stop(run.t.group, here) {
             return run.stop();
         }
         let reals = run.batches.next(

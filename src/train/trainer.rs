@@ -10,14 +10,21 @@
 //! it (each draw's Philox counter starts at the sample's index), and the per-step decisions
 //! (style mixing, crossover) are shared. So K = 1 is the full-batch path unchanged, and the
 //! only difference K makes is the minibatch-stddev groups, which stay within a micro-batch.
+//!
+//! Data parallel (`group`: N MPI ranks) is the same split across processes: the global batch
+//! makes N·K micro-batches, rank r runs r·K..(r+1)·K, and the local sums (loss, flat
+//! gradient, G's mean w) are summed over the ranks in one all-reduce per network before the
+//! division by N·K, so every rank runs the same Adam step on the same numbers.
 
 use crate::autograd::{grad, no_grad};
+use crate::dist::Group;
 use crate::nn::{lerp, Discriminator, Generator, NoiseMode, Styles};
 use crate::ops::{self, rand_normal, rand_uniform};
 use crate::optim::{adam::guard, ema_update, Adam, AdamConfig};
 use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
+use super::accumulate::accumulated;
 use super::config::{Loss, TrainConfig};
 use super::loss::{self, Critic};
 use super::schedule::{Point, Schedule};
@@ -62,38 +69,11 @@ pub struct Trainer {
     pub w_avg: Tensor,
     pub progress: Progress,
     pub schedule: Schedule,
+    /// The data-parallel ranks this trainer is one of (one process: [`Group::single`]).
+    pub group: Group,
     /// The resolution whose learning rate (`cfg.lr_at`) both optimisers hold: set when the
     /// trainer is built and again only when training reaches another resolution.
     lr_res: usize,
-}
-
-/// What one micro-batch's pass gives: its loss, its gradients, and (G) its mean w.
-type Pass = (Tensor, Vec<Tensor>, Option<Tensor>);
-
-/// Run `pass` on micro-batches 0..k and average what they give: the loss, the gradients in
-/// `group`'s flat layout (summed there, then divided by k: each loss is a mean over its own
-/// share), and the extra value. With k = 1 the single pass is returned as it is, so the
-/// unsplit step is bit for bit what it was before accumulation existed.
-fn accumulated(
-    group: &ParamGroup,
-    k: usize,
-    mut pass: impl FnMut(usize) -> Pass,
-) -> (Tensor, Tensor, Option<Tensor>) {
-    let mut sum: Option<(Tensor, Tensor, Option<Tensor>)> = None;
-    for j in 0..k {
-        let (loss, grads, extra) = pass(j);
-        let flat = group.gather(&grads.into_iter().map(Some).collect::<Vec<_>>());
-        sum = Some(match sum {
-            None => (loss, flat, extra),
-            Some((l, g, e)) => (&l + &loss, &g + &flat, e.zip(extra).map(|(a, b)| &a + &b)),
-        });
-    }
-    let (loss, flat, extra) = sum.expect("at least one micro-batch");
-    if k == 1 {
-        return (loss, flat, extra);
-    }
-    let mean = |t: &Tensor| ops::mul_scalar(t, 1.0 / k as f64).detach();
-    (mean(&loss), mean(&flat), extra.as_ref().map(mean))
 }
 
 /// splitmix64: host-side random decisions keyed by (seed, step, purpose).
@@ -139,6 +119,7 @@ impl Trainer {
             w_avg,
             progress: Progress::default(),
             schedule,
+            group: Group::single(),
             lr_res,
         }
     }
@@ -300,21 +281,24 @@ impl Trainer {
         (loss.detach(), grads, w.detach())
     }
 
-    /// Size of a micro-batch of a step's batch of `n` (`n` itself without accumulation).
+    /// Micro-batches per rank and the size of one, for a step's batch of `n` (1 and `n`
+    /// without accumulation on one process).
     fn micro(&self, n: usize) -> (usize, usize) {
         let k = self.cfg.accumulate.max(1);
+        let parts = k * self.group.size;
         assert!(
-            n.is_multiple_of(k),
-            "batch {n} is not a multiple of accumulate {k} (the configuration's validation refuses it)"
+            n.is_multiple_of(parts),
+            "batch {n} is not a multiple of accumulate {k} x {} ranks (the run's checks refuse it)",
+            self.group.size
         );
-        (k, n / k)
+        (k, n / parts)
     }
 
     /// The D loss and D's gradient in the flat layout for this step's whole batch `reals`,
     /// averaged over the `cfg.accumulate` micro-batches (what Adam takes).
     pub fn d_grads(&self, reals: &Tensor, pt: &Point) -> (Tensor, Tensor) {
         let (k, m) = self.micro(reals.dim(0));
-        let (loss, flat, _) = accumulated(&self.dp, k, |j| {
+        let (loss, flat, _) = accumulated(&self.dp, self.group, k, |j| {
             let part = ops::slice(reals, 0, j * m, m);
             let (loss, grads) = self.d_pass_from(&part, j * m, pt);
             (loss, grads, None)
@@ -326,7 +310,7 @@ impl Trainer {
     /// step's batch of `n`, averaged over the `cfg.accumulate` micro-batches.
     pub fn g_grads(&self, n: usize, pt: &Point) -> (Tensor, Tensor, Tensor) {
         let (k, m) = self.micro(n);
-        let (loss, flat, w_mean) = accumulated(&self.gp, k, |j| {
+        let (loss, flat, w_mean) = accumulated(&self.gp, self.group, k, |j| {
             let (loss, grads, w) = self.g_pass_from(j * m..(j + 1) * m, pt);
             // The mean w of the batch: the mean of the micro-batches' means (equal sizes).
             (loss, grads, Some(ops::mean(&w, &[0], true)))

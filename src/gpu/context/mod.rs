@@ -79,6 +79,14 @@ pub struct AdapterChoice {
 
 static CHOICE: Mutex<Option<AdapterChoice>> = Mutex::new(None);
 static GPU: OnceLock<Result<Arc<GpuContext>, GpuError>> = OnceLock::new();
+/// Which of the equally good adapters to open (a data-parallel rank's node-local rank).
+static INDEX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Open the `i`-th (modulo their count) of the best adapters that match the choice, so the
+/// ranks of a data-parallel run on one host spread over its GPUs. No effect once open.
+pub fn configure_index(i: usize) {
+    INDEX.store(i, std::sync::atomic::Ordering::SeqCst);
+}
 
 /// Set the adapter name filter before the first use of the GPU (the CLI's `--adapter`).
 /// Also read from the `SGW_ADAPTER` environment variable when not set here. No effect once
@@ -193,7 +201,17 @@ impl GpuContext {
             let i = a.get_info();
             (type_rank(i.device_type), i.backend == wgpu::Backend::Gl)
         });
-        let Some(adapter) = adapters.into_iter().next() else {
+        // Among the adapters as good as the best, the configured index (modulo their count).
+        let tier = |a: &wgpu::Adapter| {
+            let i = a.get_info();
+            (type_rank(i.device_type), i.backend == wgpu::Backend::Gl)
+        };
+        if let Some(best) = adapters.first().map(tier) {
+            adapters.retain(|a| tier(a) == best);
+        }
+        let n = adapters.len().max(1);
+        let pick = INDEX.load(std::sync::atomic::Ordering::SeqCst) % n;
+        let Some(adapter) = adapters.into_iter().nth(pick) else {
             return Err(GpuError::NoAdapter {
                 wanted: choice.name_contains.clone(),
                 kind: choice.kind,
