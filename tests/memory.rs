@@ -147,3 +147,80 @@ fn training_on_the_cpu_does_not_grow() {
     );
     assert_flat("CPU WganGp 4x4 -> 8x8", Place::Cpu32, &s);
 }
+
+/// The default 256x256 model (`TrainConfig::full`) at batches 1, 2 and 3: one step's
+/// memory through the software device, per resolution up to `SGW_MEMORY_MAX_RES` (16 by
+/// default: 32 and above take many minutes on 2 cores). D's saved activations are linear
+/// in the batch (checked to 1% at batch 3) and are evaluated at the schedule's batch: an
+/// extrapolation in the batch only. The step's peak and the penalty's extra peak are maxima
+/// over moments of the step (at these batches the gradient gather, whose size does not
+/// depend on the batch), so they are printed as measured and not extrapolated.
+/// `cargo test --release --test memory -- --ignored --nocapture`; BENCHMARKS.md keeps its
+/// output.
+#[test]
+#[ignore]
+fn full_model_memory_per_resolution() {
+    use sgw::bench::train_step::StepMemory;
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let max_res: usize = std::env::var("SGW_MEMORY_MAX_RES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let ctx = gpu::gpu();
+    let mut cfg = TrainConfig::full();
+    // One graph per step (style mixing draws a second mapping pass on some steps only).
+    cfg.style_mixing_prob = 0.0;
+    let mib = |b: f64| b / (1u64 << 20) as f64;
+    let mut t = Trainer::new(cfg.clone(), Place::Gpu);
+    for res in cfg
+        .model
+        .resolutions()
+        .into_iter()
+        .filter(|&r| r <= max_res)
+    {
+        let start = t
+            .schedule
+            .phases
+            .iter()
+            .rev()
+            .find(|p| p.res == res)
+            .unwrap()
+            .start;
+        let mut rows = Vec::new();
+        for b in 1..=3usize {
+            let c = cfg.model.channels;
+            let reals = sgw::ops::rand_uniform(&[b, c, res, res], 5, 0, -1.0, 1.0, Place::Gpu);
+            ctx.sync();
+            ctx.trim_pool();
+            let t0 = std::time::Instant::now();
+            let m = StepMemory::measure(ctx, &mut t, &reals, start);
+            eprintln!(
+                "full {res}x{res} batch {b}: peak {:.1} MiB (live tensors {:.1}), params {:.1}, \
+                 activations {:.1}, penalty {:.1}, slack {:.1} ({:.0} s)",
+                mib(m.peak as f64),
+                mib((m.peak - m.slack) as f64),
+                mib(m.params as f64),
+                mib(m.activations as f64),
+                mib(m.penalty as f64),
+                mib(m.slack as f64),
+                t0.elapsed().as_secs_f64()
+            );
+            rows.push(m);
+        }
+        // Activations: a + b * batch from batches 1 and 2; batch 3 checks it (to 1%).
+        let y: Vec<f64> = rows.iter().map(|m| m.activations as f64).collect();
+        let (a, b) = (2.0 * y[0] - y[1], y[1] - y[0]);
+        assert!(
+            (a + 3.0 * b - y[2]).abs() <= 0.01 * y[2] + 4096.0,
+            "{res}x{res}: activations not linear in the batch: {y:?}"
+        );
+        let batch = cfg.batch_at(res) as f64;
+        eprintln!(
+            "EXTRAPOLATED {res}x{res} batch {batch}: D's saved activations {:.0} MiB \
+             ({:.2} MiB per image), on top of {:.0} MiB of parameters and Adam state",
+            mib(a + b * batch),
+            mib(b),
+            mib(rows[0].params as f64),
+        );
+    }
+}

@@ -205,6 +205,11 @@ impl GpuContext {
         self.pool.reset_peak()
     }
 
+    /// Free the pool's idle buffers (device memory back to the driver).
+    pub fn trim_pool(&self) {
+        self.pool.trim()
+    }
+
     /// Number of compiled pipelines.
     pub fn pipeline_count(&self) -> usize {
         self.pipelines.len()
