@@ -224,3 +224,39 @@ fn full_model_memory_per_resolution() {
         );
     }
 }
+
+/// Memory is a property of the graph, not of the device: what one step adds to the live
+/// tensor bytes at its peak is the same, to the byte, through the WGSL kernels and on the
+/// CPU path. The live bytes before it differ by the GPU's padding of each parameter to 256
+/// bytes inside its arena. (A kernel taking a scratch buffer, e.g. split-K partial sums at
+/// bigger shapes, would add to the GPU's figure.)
+#[test]
+fn a_steps_peak_is_nearly_the_same_on_the_gpu_and_the_cpu() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let peak = |place: Place| {
+        let mut t = Trainer::new(config(Loss::WganGp, 8, &[1000]), place);
+        let reals = sgw::ops::rand_uniform(&[BATCH, 1, 4, 4], 3, 0, -1.0, 1.0, place);
+        for _ in 0..2 {
+            t.step(&reals).unwrap().d_loss.item();
+        }
+        let (before, after) = if place == Place::Gpu {
+            let ctx = gpu::gpu();
+            ctx.sync();
+            ctx.reset_peak();
+            let before = ctx.memory();
+            t.step(&reals).unwrap().d_loss.item();
+            (before, ctx.memory())
+        } else {
+            sgw::tensor::reset_host_peak();
+            let before = sgw::tensor::host_memory();
+            t.step(&reals).unwrap().d_loss.item();
+            (before, sgw::tensor::host_memory())
+        };
+        (before.live_requested_bytes, after.peak_requested_bytes)
+    };
+    let (g_live, g_peak) = peak(Place::Gpu);
+    let (c_live, c_peak) = peak(Place::Cpu32);
+    eprintln!("live before a step: GPU {g_live} B, CPU {c_live} B; step peak: GPU {g_peak} B, CPU {c_peak} B");
+    assert_eq!(g_peak - g_live, c_peak - c_live, "a step's own bytes");
+    assert!(g_live >= c_live && (g_live - c_live) as f64 <= 0.25 * c_live as f64);
+}
