@@ -8,7 +8,9 @@
 #  (c) a rank that cannot read its data ends both ranks, with the error, within 60 s;
 #  (d) a 2-rank run stopped after 3 steps, resumed by 1 process (--accumulate 2), continues
 #      and ends with the parameters of the uninterrupted 2-rank run;
-#  (e) a global batch that ranks x accumulate does not divide is an error before any step.
+#  (e) a global batch that ranks x accumulate does not divide is an error before any step;
+#  (f) (a) and (b) again through the WGSL kernels on a software Vulkan adapter (lavapipe,
+#      which .ci/run installs when no Vulkan driver is present): the GPU read-back/upload path.
 # Usage: tests/mpi/run.sh [BINARY]   (default: target/mpi/release/stylegan-wgpu, built by .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,4 +73,13 @@ fi
 grep -q "does not split over 2 ranks x accumulate 2" "$WORK/e.txt" || { cat "$WORK/e.txt"; fail "no clear error"; }
 [ ! -f "$WORK/e/losses.csv" ] || fail "steps were taken"
 echo "refused: $(grep -m1 -o "batch size 6 at .*x accumulate 2" "$WORK/e.txt")"
+echo "== (f) the same on the WGSL kernels (software Vulkan adapter, shared by both ranks)"
+SW=(train oasis --device software --max-res 8 --batch 4 --kimg 0.008 --seed 7 --quiet)
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+timeout 300 "${MPIRUN[@]}" -np 2 "$BIN" "${SW[@]}" --out "$WORK/f" >"$WORK/f.txt" 2>&1 || { cat "$WORK/f.txt"; fail "2-rank GPU run"; }
+timeout 300 "$BIN" "${SW[@]}" --accumulate 2 --out "$WORK/f1" >"$WORK/f1.txt" 2>&1 || { cat "$WORK/f1.txt"; fail "GPU accumulate run"; }
+g0="$(hash_of 0/2 "$WORK/f.txt")"; g1="$(hash_of 1/2 "$WORK/f.txt")"; ga="$(hash_of 0/1 "$WORK/f1.txt")"
+echo "rank 0: $g0, rank 1: $g1, accumulate 2: $ga ($(grep -m1 -o "adapter: [^(]*" "$WORK/f.txt"))"
+[ -n "$g0" ] && [ "$g0" = "$g1" ] && [ "${ga#* }" = "${g0#* }" ] || fail "GPU path: hashes differ"
+cmp "$WORK/f/losses.csv" "$WORK/f1/losses.csv" || fail "GPU path: losses differ from --accumulate 2"
 echo "MPI tests passed"
