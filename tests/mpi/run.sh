@@ -10,7 +10,9 @@
 #      and ends with the parameters of the uninterrupted 2-rank run;
 #  (e) a global batch that ranks x accumulate does not divide is an error before any step;
 #  (f) (a) and (b) again through the WGSL kernels on a software Vulkan adapter (lavapipe,
-#      which .ci/run installs when no Vulkan driver is present): the GPU read-back/upload path.
+#      which .ci/run installs when no Vulkan driver is present): the GPU read-back/upload path;
+#  (g) 2 ranks x accumulate 2 against 1 process x accumulate 4, where the sum order differs
+#      (tolerance and why: below).
 # Usage: tests/mpi/run.sh [BINARY]   (default: target/mpi/release/stylegan-wgpu, built by .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,4 +84,21 @@ g0="$(hash_of 0/2 "$WORK/f.txt")"; g1="$(hash_of 1/2 "$WORK/f.txt")"; ga="$(hash
 echo "rank 0: $g0, rank 1: $g1, accumulate 2: $ga ($(grep -m1 -o "adapter: [^(]*" "$WORK/f.txt"))"
 [ -n "$g0" ] && [ "$g0" = "$g1" ] && [ "${ga#* }" = "${g0#* }" ] || fail "GPU path: hashes differ"
 cmp "$WORK/f/losses.csv" "$WORK/f1/losses.csv" || fail "GPU path: losses differ from --accumulate 2"
+echo "== (g) 2 ranks x accumulate 2 against 1 process x accumulate 4 (batch 8): other sum order"
+# Rank sums (g0+g1)+(g2+g3) against the sequential ((g0+g1)+g2)+g3: f32 rounding differs by
+# an ulp or so, which the first steps keep at that size and the GAN's dynamics (and Adam's
+# sign-like first updates of near-zero gradient elements) then amplify. Held: the losses of
+# the first 4 steps (4x4) within 1e-5 relative; the parameters' gap is printed, not held.
+G8=(train oasis --device cpu --max-res 8 --batch 8 --kimg 0.016 --seed 7 --quiet)
+timeout 300 "${MPIRUN[@]}" -np 2 "$BIN" "${G8[@]}" --accumulate 2 --out "$WORK/g" >"$WORK/g.txt" 2>&1 || { cat "$WORK/g.txt"; fail "2x2 run"; }
+timeout 300 "$BIN" "${G8[@]}" --accumulate 4 --out "$WORK/g1" >"$WORK/g1.txt" 2>&1 || { cat "$WORK/g1.txt"; fail "accumulate 4 run"; }
+paste -d, <(cut -d, -f1,7,8 "$WORK/g/losses.csv") <(cut -d, -f7,8 "$WORK/g1/losses.csv") | awk -F, '
+    NR == 1 { next }
+    { for (i = 2; i <= 3; i++) { a = $i; b = $(i + 2); d = a - b; if (d < 0) d = -d; m = (b < 0 ? -b : b);
+      r = d / (m > 1e-6 ? m : 1e-6); if ($1 <= 3 && r > w) w = r; if (r > all) all = r } }
+    END { printf "losses: max relative difference %.2e in steps 0-3 (held: 1e-5), %.2e over all %d steps\n", w, all, NR - 1;
+          exit (w > 1e-5) }' || fail "2x2 ranks drift from accumulate 4 in the first steps"
+if command -v python3 >/dev/null; then
+    python3 tests/mpi/compare_checkpoints.py "$WORK/g/checkpoint.safetensors" "$WORK/g1/checkpoint.safetensors" --rel-tol inf | sed 's/^/final parameters: /'
+fi
 echo "MPI tests passed"
