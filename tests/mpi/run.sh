@@ -13,10 +13,10 @@
 #      which .ci/run installs when no Vulkan driver is present): the GPU read-back/upload path;
 #  (g) 2 ranks x accumulate 2 against 1 process x accumulate 4, where the sum order differs
 #      (tolerance and why: below).
-# Usage: tests/mpi/run.sh [BINARY]   (default: target/mpi/release/stylegan-wgpu, built by .ci/run)
+# Usage: tests/mpi/run.sh [BINARY]   (default: target/release/stylegan-wgpu built with --features mpi)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN="${1:-target/mpi/release/stylegan-wgpu}"
+BIN="${1:-target/release/stylegan-wgpu}"
 [ -x "$BIN" ] || { echo "no binary at $BIN: cargo build --release --features mpi"; exit 1; }
 MPIRUN=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
