@@ -92,6 +92,20 @@ def torch_target(bench, torch):
     return (name, f"ours/torch img/s {ratios}", "met" if met else "missed")
 
 
+def memory_target(bench, torch):
+    """Our step's pool peak against PyTorch's max_memory_allocated on the same step."""
+    name = "step peak memory <= 1.25x PyTorch's"
+    if torch is None:
+        return (name, "PyTorch not measured (no torch with CUDA, or its stage failed)", "not available")
+    ours = {s["res"]: s for s in bench.get("train_step", []) if s.get("peak_mib")}
+    pairs = [(s["res"], ours[s["res"]]["peak_mib"], s["peak_mem_mb"]) for s in torch.get("train_step", [])
+             if s.get("peak_mem_mb") and s["res"] in ours]
+    if not pairs:
+        return (name, "no resolution with both peaks", "n/a")
+    ratios = ", ".join(f"{r}x{r}: {a / b:.2f}x" for r, a, b in pairs)
+    return (name, f"ours/torch {ratios}", "met" if all(a <= 1.25 * b for _, a, b in pairs) else "missed")
+
+
 def schedule_target(bench, quick):
     """Images per second over the whole progressive schedule up to the largest resolution
     measured: each phase shows the same number of images (4x4: one stable phase; every
@@ -154,11 +168,13 @@ def report(out, quick):
         lines.append(f"Gradient checks on this device: {gc}.")
     lines += ["", "## Targets", "", "| target | measured | result |", "|---|---|---|"]
     if bench:
-        targets = [conv_target(bench), copy_target(bench), torch_target(bench, torch), schedule_target(bench, quick)]
+        targets = [conv_target(bench), copy_target(bench), torch_target(bench, torch),
+                   schedule_target(bench, quick), memory_target(bench, torch)]
     else:
         targets = [(t, "bench did not produce bench.json", "not available") for t in
                    ("conv >= 50% of the FMA ceiling at 64+ channels", "memory-bound kernels >= 60% of copy",
-                    "training step faster than PyTorch up to 64x64", "schedule-weighted img/s at 256x256")]
+                    "training step faster than PyTorch up to 64x64", "schedule-weighted img/s at 256x256",
+                    "step peak memory <= 1.25x PyTorch's")]
     for name, value, result in targets:
         lines.append(f"| {name} | {value} | {result} |")
     lines += ["", "## Stages", "", "| stage | outcome | seconds | command |", "|---|---|---|---|"]

@@ -777,6 +777,32 @@ def print_tables(kernels, steps, ours):
             g = geomean(ratios)
             print(f"steps matched: {len(ratios)}/{len(steps)}; geometric mean ours/torch images/s "
                   f"{g:.3f} (>1: ours faster)" if g else "steps matched: 0")
+        print_memory(steps, os_ if have else {})
+
+
+def memory_ratio(torch_mb, ours_mib):
+    """Our step's pool peak over PyTorch's max_memory_allocated (the target: <= 1.25)."""
+    if not (num(torch_mb) and num(ours_mib)) or torch_mb <= 0:
+        return None
+    return ours_mib / torch_mb
+
+
+def print_memory(steps, ours):
+    """Peak memory of one training step where CUDA measured it, with ours beside it."""
+    rows = [s for s in steps if num(s.get("peak_mem_mb"))]
+    if not rows:
+        return
+    print()
+    hdr = f"{'res':>5} {'batch':>6} {'torch peak MiB':>15} {'ours peak MiB':>14} {'ours/torch':>11}"
+    print(hdr)
+    print("-" * len(hdr))
+    for s in rows:
+        o = ours.get(s["res"]) or {}
+        ratio = memory_ratio(s["peak_mem_mb"], o.get("peak_mib"))
+        print(f"{s['res']:>5} {s['batch']:>6} {s['peak_mem_mb']:>15.1f} {fmt(o.get('peak_mib'), 14, 1)} "
+              f"{fmt(ratio, 11, 2)}")
+    print("(torch: torch.cuda.max_memory_allocated over the timed steps; ours: the buffer pool's "
+          "peak of one step, idle pooled buffers included; target ours/torch <= 1.25)")
 
 
 def device_info(device):
