@@ -15,13 +15,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::timing::{summarize, time_gpu, Method};
-use crate::autograd::{grad, no_grad};
 use crate::gpu::{profile, GpuContext};
-use crate::nn::NoiseMode;
 use crate::ops;
 use crate::tensor::{Place, Tensor};
-use crate::train::config::{Loss, TrainConfig};
-use crate::train::loss::{self, Critic, LossPoint};
+use crate::train::config::TrainConfig;
+use crate::train::loss::LossPoint;
 use crate::train::schedule::Point;
 use crate::train::trainer::Trainer;
 
@@ -69,9 +67,8 @@ pub struct TrainStepRow {
 
 /// One step's memory in bytes; the fields of [`TrainStepRow`] of the same names. `peak`
 /// and `slack` are read around a whole `Trainer::step`; `activations` and `penalty` from
-/// the D loss run again on its own, with a probe between its scores and its penalty (the
-/// same functions, in the same order, as the step's D pass; the fakes are made the same
-/// size with constant noise and no style mixing, which does not change a shape).
+/// the step's D pass run again with a probe at its inputs and between its scores and its
+/// penalty.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StepMemory {
     pub peak: u64,
@@ -106,47 +103,21 @@ impl StepMemory {
     }
 }
 
-/// (activations, penalty) bytes of the D loss of `t` at `pt`: see [`StepMemory`].
+/// (activations, penalty) bytes of the D pass of `t` at `pt`, run again through the step's
+/// own `Trainer::d_pass_probed`: the peak from its inputs to its scores, then the extra peak
+/// of the penalty and the backward. See [`StepMemory`].
 fn d_loss_phases(ctx: &GpuContext, t: &Trainer, reals: &Tensor, pt: &Point) -> (u64, u64) {
-    let n = reals.dim(0);
-    let place = reals.place();
-    let fake = no_grad(|| {
-        let gp = t.gp.frozen();
-        let z = ops::rand_normal(&[n, t.cfg.model.z_dim], 7, 0, 0.0, 1.0, place);
-        let styles = t.g.broadcast_styles(&t.g.mapping(&gp, &z));
-        t.g.synthesis(&gp, &styles, pt.res, pt.alpha, NoiseMode::Const { seed: 7 })
-    });
-    let critic = Critic {
-        net: &t.d,
-        params: &t.dp,
-        res: pt.res,
-        alpha: pt.alpha,
-    };
-    let reals = t.fade_reals(reals, pt);
-    let u = ops::rand_uniform(&[n, 1, 1, 1], 7, 0, 0.0, 1.0, place);
-    ctx.sync();
-    let base = ctx.memory().live_requested_bytes;
-    ctx.reset_peak();
-    let mut scores = base;
-    let mut probe = |_: LossPoint| {
-        scores = ctx.memory().peak_requested_bytes;
+    let (mut base, mut scores) = (0, 0);
+    let mut probe = |at: LossPoint| {
+        ctx.sync();
+        match at {
+            LossPoint::InputsReady => base = ctx.memory().live_requested_bytes,
+            LossPoint::ScoresDone => scores = ctx.memory().peak_requested_bytes,
+        }
         ctx.reset_peak();
     };
-    let d_loss = match t.cfg.loss {
-        Loss::WganGp => loss::d_wgan_gp_probed(
-            &critic,
-            &reals,
-            &fake,
-            &u,
-            (t.cfg.gp_lambda, t.cfg.drift_epsilon),
-            &mut probe,
-        ),
-        Loss::LogisticR1 => {
-            loss::d_logistic_r1_probed(&critic, &reals, &fake, t.cfg.r1_gamma, &mut probe)
-        }
-    };
-    let grads = grad(std::slice::from_ref(&d_loss), t.dp.params(), false);
-    drop((grads, d_loss));
+    let pass = t.d_pass_probed(reals, 0, pt, &mut probe);
+    drop(pass);
     ctx.sync();
     let after = ctx.memory().peak_requested_bytes;
     (scores.saturating_sub(base), after.saturating_sub(scores))

@@ -28,6 +28,8 @@ fn sq_norm(g: &Tensor) -> Tensor {
 /// A point inside a D loss where `bench` reads the memory figures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LossPoint {
+    /// The loss's inputs (fakes, faded reals, mixing weights) exist; nothing of D has run.
+    InputsReady,
     /// Every score of D is made (its activations are held for the backward); the
     /// penalty's `create_graph` gradient comes next.
     ScoresDone,

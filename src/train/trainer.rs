@@ -26,7 +26,7 @@ use crate::tensor::{Place, Tensor};
 
 use super::accumulate::accumulated;
 use super::config::{Loss, TrainConfig};
-use super::loss::{self, Critic};
+use super::loss::{self, Critic, LossPoint};
 use super::schedule::{Point, Schedule};
 
 /// Philox keys of the two streams (latents, noise maps) so they never share numbers.
@@ -205,6 +205,18 @@ impl Trainer {
 
     /// The D loss and gradients of a micro-batch: `reals` are samples `first..` of the step.
     fn d_pass_from(&self, reals: &Tensor, first: usize, pt: &Point) -> (Tensor, Vec<Tensor>) {
+        self.d_pass_probed(reals, first, pt, &mut |_| {})
+    }
+
+    /// [`Self::d_pass_from`], calling `probe` when the loss's inputs exist and at each
+    /// [`LossPoint`] of the loss (`bench` measures a step's memory there).
+    pub fn d_pass_probed(
+        &self,
+        reals: &Tensor,
+        first: usize,
+        pt: &Point,
+        probe: &mut dyn FnMut(LossPoint),
+    ) -> (Tensor, Vec<Tensor>) {
         let step = self.progress.step;
         let n = reals.dim(0);
         let gp = self.gp.frozen();
@@ -230,16 +242,14 @@ impl Trainer {
                     1.0,
                     self.place,
                 );
-                loss::d_wgan_gp(
-                    &critic,
-                    &reals,
-                    &fake,
-                    &u,
-                    self.cfg.gp_lambda,
-                    self.cfg.drift_epsilon,
-                )
+                probe(LossPoint::InputsReady);
+                let weights = (self.cfg.gp_lambda, self.cfg.drift_epsilon);
+                loss::d_wgan_gp_probed(&critic, &reals, &fake, &u, weights, probe)
             }
-            Loss::LogisticR1 => loss::d_logistic_r1(&critic, &reals, &fake, self.cfg.r1_gamma),
+            Loss::LogisticR1 => {
+                probe(LossPoint::InputsReady);
+                loss::d_logistic_r1_probed(&critic, &reals, &fake, self.cfg.r1_gamma, probe)
+            }
         };
         let grads = grad(std::slice::from_ref(&loss), self.dp.params(), false);
         (loss.detach(), grads)
