@@ -145,6 +145,7 @@ impl ParamGroup {
                 }
                 Tensor::from_storage(Storage::Gpu(Arc::new(flat)), vec![self.len])
             }
+            Place::Meta => Tensor::from_storage(Storage::meta(self.len), vec![self.len]),
             place => {
                 let mut v = vec![0.0f64; self.len];
                 for (i, t) in parts.iter().enumerate() {
@@ -189,12 +190,18 @@ impl ParamGroup {
     }
 
     /// A group with the same names and layout holding copies of these values (the EMA copy).
+    /// Copies on every device (the GPU copies into its own arena anyway), so the copy's
+    /// bytes count from the start and not only once an update first writes it.
     pub fn duplicate(&self) -> ParamGroup {
+        let copy = |p: &Tensor| match self.place {
+            Place::Gpu => p.detach(),
+            place => Tensor::from_storage(p.storage().to_place(place), p.shape().to_vec()),
+        };
         let named = self
             .names
             .iter()
             .cloned()
-            .zip(self.params.iter().map(|p| p.detach()))
+            .zip(self.params.iter().map(copy))
             .collect();
         ParamGroup::new(named, self.place)
     }

@@ -160,7 +160,7 @@ fn training_on_the_cpu_does_not_grow() {
 #[test]
 #[ignore]
 fn full_model_memory_per_resolution() {
-    use sgw::bench::train_step::StepMemory;
+    use sgw::bench::train_step::{MemorySource, StepMemory};
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let max_res: usize = std::env::var("SGW_MEMORY_MAX_RES")
         .ok()
@@ -193,7 +193,7 @@ fn full_model_memory_per_resolution() {
             ctx.sync();
             ctx.trim_pool();
             let t0 = std::time::Instant::now();
-            let m = StepMemory::measure(ctx, &mut t, &reals, start);
+            let m = StepMemory::measure(MemorySource::Gpu(ctx), &mut t, &reals, start);
             eprintln!(
                 "full {res}x{res} batch {b}: peak {:.1} MiB (live tensors {:.1}), params {:.1}, \
                  activations {:.1}, penalty {:.1}, slack {:.1} ({:.0} s)",
@@ -259,4 +259,128 @@ fn a_steps_peak_is_nearly_the_same_on_the_gpu_and_the_cpu() {
     eprintln!("live before a step: GPU {g_live} B, CPU {c_live} B; step peak: GPU {g_peak} B, CPU {c_peak} B");
     assert_eq!(g_peak - g_live, c_peak - c_live, "a step's own bytes");
     assert!(g_live >= c_live && (g_live - c_live) as f64 <= 0.25 * c_live as f64);
+}
+
+/// A meta step (shapes only, no arithmetic) holds the same tensors as a CPU step: its live
+/// bytes before a step and the step's peak are those of the CPU path, to the byte, with
+/// both losses and in a fade-in. This is what makes `bench --memory-plan`'s figures for
+/// models too big to run here the CPU path's figures, not an estimate.
+#[test]
+fn a_meta_step_holds_the_same_bytes_as_a_cpu_step() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let measure = |loss: Loss, images: u64, place: Place| {
+        let mut t = Trainer::new(config(loss, 8, &[2, 2, 1000]), place);
+        let reals =
+            |res: usize| sgw::ops::rand_uniform(&[BATCH, 1, res, res], 3, 0, -1.0, 1.0, place);
+        let res = t.point().unwrap().res;
+        for _ in 0..2 {
+            t.step(&reals(res)).unwrap().d_loss.item();
+        }
+        t.progress.images = images;
+        let res = t.point().unwrap().res;
+        let x = reals(res);
+        sgw::tensor::reset_host_peak();
+        let before = sgw::tensor::host_memory();
+        t.step(&x).unwrap().d_loss.item();
+        let after = sgw::tensor::host_memory();
+        (
+            res,
+            before.live_requested_bytes,
+            after.peak_requested_bytes,
+            after.live_requested_bytes,
+        )
+    };
+    for loss in [Loss::WganGp, Loss::LogisticR1] {
+        // 4x4, then the 8x8 fade-in, then 8x8.
+        for images in [0, 2 * BATCH as u64 + 1, 10 * BATCH as u64] {
+            let cpu = measure(loss, images, Place::Cpu32);
+            let meta = measure(loss, images, Place::Meta);
+            eprintln!("{loss:?} at image {images}: cpu {cpu:?}, meta {meta:?}");
+            assert_eq!(
+                cpu, meta,
+                "{loss:?} at image {images}: (res, live before, step peak, live after)"
+            );
+        }
+    }
+}
+
+/// The tiny model of `config`, batch 8, for the memory plan.
+fn plan_config() -> TrainConfig {
+    let mut cfg = config(Loss::WganGp, 8, &[1000]);
+    cfg.set_batch(8);
+    cfg.phase_images = Vec::new();
+    cfg
+}
+
+#[test]
+fn the_plan_has_a_row_per_phase_and_grows_with_resolution_and_shrinks_with_accumulation() {
+    use sgw::bench::memory_plan::plan;
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = plan_config();
+    let rows = plan(&cfg);
+    // 4x4 stable, 8x8 fade-in, 8x8 stable.
+    let kinds: Vec<_> = rows.iter().map(|r| (r.res, r.fade)).collect();
+    assert_eq!(kinds, [(4, false), (8, true), (8, false)]);
+    assert!(rows[0].peak_mib < rows[2].peak_mib, "{rows:?}");
+    assert!(rows.iter().all(|r| r.peak_mib > r.params_mib));
+    // Same parameters at every resolution (the model is built at its final size).
+    assert!(rows.iter().all(|r| r.params_mib == rows[0].params_mib));
+    let mut half = cfg.clone();
+    half.accumulate = 2;
+    let split = plan(&half);
+    for (a, b) in rows.iter().zip(&split) {
+        assert!(b.activations_mib < a.activations_mib, "{a:?} vs {b:?}");
+        assert!(b.peak_mib < a.peak_mib, "{a:?} vs {b:?}");
+    }
+}
+
+/// The plan's rows are what a CPU step at that point holds (not a model of it): the 8x8
+/// stable row against a real CPU step of the same trainer state.
+#[test]
+fn a_plan_row_is_the_cpu_steps_peak() {
+    use sgw::bench::memory_plan::plan;
+    use sgw::bench::train_step::{MemorySource, StepMemory};
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = plan_config();
+    let row = plan(&cfg).pop().unwrap();
+    let mut t = Trainer::new(cfg.clone(), Place::Cpu32);
+    let start = t.schedule.phases.last().unwrap().start;
+    let reals = sgw::ops::rand_uniform(&[8, 1, 8, 8], 1, 0, -1.0, 1.0, Place::Cpu32);
+    t.progress.images = start;
+    t.step(&reals).unwrap();
+    let m = StepMemory::measure(MemorySource::Host, &mut t, &reals, start);
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    assert_eq!(
+        (
+            row.peak_mib,
+            row.params_mib,
+            row.activations_mib,
+            row.penalty_mib
+        ),
+        (
+            mib(m.peak),
+            mib(m.params),
+            mib(m.activations),
+            mib(m.penalty)
+        )
+    );
+}
+
+#[test]
+fn the_accumulation_that_fits_is_the_smallest_that_does() {
+    use sgw::bench::memory_plan::{fitting_accumulate, plan};
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = plan_config();
+    let top = plan(&cfg)
+        .iter()
+        .map(|r| r.with_margin_mib())
+        .fold(0.0, f64::max);
+    // A budget the whole batch fits needs no accumulation.
+    assert_eq!(fitting_accumulate(&cfg, top + 1e-6).unwrap().0, 1);
+    // Just under it: accumulation of 2 or more, and the rows it returns fit.
+    let (k, rows) = fitting_accumulate(&cfg, top - 1e-6).unwrap();
+    assert!(k >= 2);
+    assert!(rows.iter().all(|r| r.with_margin_mib() < top));
+    // Less than the parameters alone: nothing fits.
+    assert!(fitting_accumulate(&cfg, rows[0].params_mib).is_none());
 }

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::timing::{summarize, time_gpu, Method};
-use crate::gpu::{profile, GpuContext};
+use crate::gpu::{profile, GpuContext, MemoryStats};
 use crate::ops;
-use crate::tensor::{Place, Tensor};
+use crate::tensor::{host_memory, reset_host_peak, Place, Tensor};
 use crate::train::config::TrainConfig;
 use crate::train::loss::LossPoint;
 use crate::train::schedule::Point;
@@ -78,19 +78,48 @@ pub struct StepMemory {
     pub slack: u64,
 }
 
+/// Where a step's memory figures come from: the GPU pool, or the CPU accounting (the CPU
+/// path and meta tensors, `tensor::host_memory`).
+#[derive(Clone, Copy)]
+pub enum MemorySource<'a> {
+    Gpu(&'a GpuContext),
+    Host,
+}
+
+impl MemorySource<'_> {
+    /// The figures now (on the GPU after the queued work has run).
+    pub fn read(&self) -> MemoryStats {
+        match self {
+            MemorySource::Gpu(ctx) => {
+                ctx.sync();
+                ctx.memory()
+            }
+            MemorySource::Host => host_memory(),
+        }
+    }
+
+    pub fn reset_peak(&self) {
+        match self {
+            MemorySource::Gpu(ctx) => ctx.reset_peak(),
+            MemorySource::Host => reset_host_peak(),
+        }
+    }
+}
+
 impl StepMemory {
     /// Measure a steady-state step of `t` (already warmed up) at images `start`.
-    pub fn measure(ctx: &GpuContext, t: &mut Trainer, reals: &Tensor, start: u64) -> Self {
-        ctx.sync();
-        let before = ctx.memory();
-        ctx.reset_peak();
+    pub fn measure(src: MemorySource, t: &mut Trainer, reals: &Tensor, start: u64) -> Self {
+        let before = src.read();
+        src.reset_peak();
         t.progress.images = start;
         drop(t.step(reals));
-        ctx.sync();
-        let step = ctx.memory();
+        let step = src.read();
         t.progress.images = start;
         let pt = t.point().expect("a point of the schedule");
-        let (activations, penalty) = d_loss_phases(ctx, t, reals, &pt);
+        // The D pass of one micro-batch: what a step with `--accumulate` holds at once.
+        let (_, m) = t.micro(reals.dim(0));
+        let part = ops::slice(reals, 0, 0, m);
+        let (activations, penalty) = d_loss_phases(src, t, &part, &pt);
         StepMemory {
             peak: step.peak_bytes,
             params: before
@@ -106,20 +135,19 @@ impl StepMemory {
 /// (activations, penalty) bytes of the D pass of `t` at `pt`, run again through the step's
 /// own `Trainer::d_pass_probed`: the peak from its inputs to its scores, then the extra peak
 /// of the penalty and the backward. See [`StepMemory`].
-fn d_loss_phases(ctx: &GpuContext, t: &Trainer, reals: &Tensor, pt: &Point) -> (u64, u64) {
+fn d_loss_phases(src: MemorySource, t: &Trainer, reals: &Tensor, pt: &Point) -> (u64, u64) {
     let (mut base, mut scores) = (0, 0);
     let mut probe = |at: LossPoint| {
-        ctx.sync();
+        let m = src.read();
         match at {
-            LossPoint::InputsReady => base = ctx.memory().live_requested_bytes,
-            LossPoint::ScoresDone => scores = ctx.memory().peak_requested_bytes,
+            LossPoint::InputsReady => base = m.live_requested_bytes,
+            LossPoint::ScoresDone => scores = m.peak_requested_bytes,
         }
-        ctx.reset_peak();
+        src.reset_peak();
     };
     let pass = t.d_pass_probed(reals, 0, pt, &mut probe);
     drop(pass);
-    ctx.sync();
-    let after = ctx.memory().peak_requested_bytes;
+    let after = src.read().peak_requested_bytes;
     (scores.saturating_sub(base), after.saturating_sub(scores))
 }
 
@@ -207,7 +235,8 @@ pub fn measure(
         } else {
             BTreeMap::new()
         };
-        let mem = StepMemory::measure(ctx, &mut t, &reals, start);
+        ctx.sync();
+        let mem = StepMemory::measure(MemorySource::Gpu(ctx), &mut t, &reals, start);
         let row = TrainStepRow {
             res: res as u32,
             batch: batch as u32,

@@ -91,6 +91,7 @@ pub fn adain(x: &Tensor, ys: &Tensor, yb: &Tensor) -> Tensor {
             hw,
             EPS,
         ))),
+        Storage::Meta(_) => Storage::meta(x.numel()),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(x.numel() as u64 * 4);
@@ -152,6 +153,11 @@ pub fn fused_backward(x: &Tensor, ys: &Tensor, g: &Tensor) -> (Tensor, Tensor, T
                 Storage::F64(HostVec::arc(c)),
             )
         }
+        Storage::Meta(_) => (
+            Storage::meta(x.numel()),
+            Storage::meta(planes),
+            Storage::meta(planes),
+        ),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let dx = ctx.alloc(x.numel() as u64 * 4);

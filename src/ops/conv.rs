@@ -253,6 +253,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale
             scale,
             bias_scale,
         ))),
+        Storage::Meta(_) => Storage::meta(d.n * d.k * d.h * d.w),
         Storage::Gpu(buf) => Storage::Gpu(Arc::new(gpu_pass(
             0,
             buf,
@@ -298,6 +299,7 @@ pub fn conv2d_backward_data(g: &Tensor, w: &Tensor, scale: f64) -> Tensor {
             d,
             scale,
         ))),
+        Storage::Meta(_) => Storage::meta(d.n * d.c * d.h * d.w),
         Storage::Gpu(buf) => Storage::Gpu(Arc::new(gpu_pass(
             1,
             buf,
@@ -338,6 +340,7 @@ pub fn conv2d_backward_weight(x: &Tensor, g: &Tensor, kernel: [usize; 2], scale:
             d,
             scale,
         ))),
+        Storage::Meta(_) => Storage::meta(d.k * d.c * d.kh * d.kw),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let cols = d.c * d.taps();

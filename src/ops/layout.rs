@@ -43,6 +43,7 @@ pub(crate) fn strided_copy_storage(x: &Storage, out_shape: &[usize], src: &[usiz
     match x {
         Storage::F32(v) => Storage::F32(HostVec::arc(cpu::strided_copy(v, out_shape, src))),
         Storage::F64(v) => Storage::F64(HostVec::arc(cpu::strided_copy(v, out_shape, src))),
+        Storage::Meta(_) => Storage::meta(numel(out_shape)),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let n = numel(out_shape) as u64;
@@ -113,6 +114,7 @@ fn assemble(like: &Storage, n: usize, parts: &[(&Storage, AxisCopy)]) -> Storage
             }
             Storage::F64(HostVec::arc(out))
         }
+        Storage::Meta(_) => Storage::meta(n),
         Storage::Gpu(_) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(n as u64 * 4);

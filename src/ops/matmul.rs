@@ -87,6 +87,7 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
         (Storage::F64(x), Storage::F64(y)) => {
             Storage::F64(HostVec::arc(cpu::matmul(x, av, y, bv, dims, alpha)))
         }
+        (Storage::Meta(_), Storage::Meta(_)) => Storage::meta(batches * m * n),
         (Storage::Gpu(x), Storage::Gpu(y)) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc((batches * m * n) as u64 * 4);

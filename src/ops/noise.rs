@@ -102,6 +102,7 @@ pub fn noise_bias_act(
             bias.storage().f64s(),
             p,
         ))),
+        Storage::Meta(_) => Storage::meta(x.numel()),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let n = x.numel() as u64;

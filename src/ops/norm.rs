@@ -53,6 +53,7 @@ pub fn pixel_norm(x: &Tensor) -> Tensor {
     let storage = match x.storage() {
         Storage::F32(v) => Storage::F32(HostVec::arc(cpu::pixel_norm(v, c, EPS))),
         Storage::F64(v) => Storage::F64(HostVec::arc(cpu::pixel_norm(v, c, EPS))),
+        Storage::Meta(_) => Storage::meta(x.numel()),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(x.numel() as u64 * 4);
@@ -93,6 +94,7 @@ pub fn mbstd_stat(x: &Tensor, groups: usize) -> Tensor {
     let storage = match x.storage() {
         Storage::F32(v) => Storage::F32(HostVec::arc(cpu::mbstd_stat(v, groups, m, f, EPS))),
         Storage::F64(v) => Storage::F64(HostVec::arc(cpu::mbstd_stat(v, groups, m, f, EPS))),
+        Storage::Meta(_) => Storage::meta(m),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(m as u64 * 4);

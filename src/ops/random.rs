@@ -42,6 +42,7 @@ fn fill(
             Storage::F64(HostVec::arc(cpu::normal_fill(n, seed, offset, a, b)))
         }
         Place::Cpu64 => Storage::F64(HostVec::arc(cpu::uniform(n, seed, offset, a, b))),
+        Place::Meta => Storage::meta(n),
         Place::Gpu => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(n as u64 * 4);

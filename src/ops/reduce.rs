@@ -30,6 +30,7 @@ pub(crate) fn sum_rows_storage(x: &Storage, m: usize, k: usize, scale: f64) -> S
     match x {
         Storage::F32(v) => Storage::F32(HostVec::arc(cpu::sum_rows(v, m, k, scale))),
         Storage::F64(v) => Storage::F64(HostVec::arc(cpu::sum_rows(v, m, k, scale))),
+        Storage::Meta(_) => Storage::meta(m),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let out = ctx.alloc(m as u64 * 4);

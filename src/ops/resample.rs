@@ -49,6 +49,7 @@ fn run(kind: Kind, x: &Tensor, out_h: usize, out_w: usize) -> Storage {
             Kind::Down => cpu::downsample2x(v, p, h, w),
             Kind::Blur => cpu::blur(v, p, h, w),
         })),
+        Storage::Meta(_) => Storage::meta(p * out_h * out_w),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let n = (p * out_h * out_w) as u64;

@@ -24,6 +24,7 @@ pub fn unary(op: UnaryOp, x: &Tensor) -> Tensor {
     let storage = match x.storage() {
         Storage::F32(v) => Storage::F32(HostVec::arc(cpu::unary(op, v))),
         Storage::F64(v) => Storage::F64(HostVec::arc(cpu::unary(op, v))),
+        Storage::Meta(_) => Storage::meta(x.numel()),
         Storage::Gpu(buf) => {
             let ctx = gpu::gpu();
             let n = x.numel() as u64;

@@ -127,6 +127,8 @@ impl Adam {
                     groups_1d(n),
                 );
             }
+            // Shapes only: the moments already hold their bytes; nothing to compute.
+            Place::Meta => {}
             _ if !guard.item().is_finite() => {}
             _ => {
                 let mut p = group.flat().to_vec_f64();

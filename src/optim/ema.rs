@@ -38,6 +38,7 @@ pub fn ema_update(ema: &mut ParamGroup, model: &ParamGroup, beta: f64) {
                 groups_1d(n),
             );
         }
+        Place::Meta => {}
         _ => {
             let mut e = ema.flat().to_vec_f64();
             cpu::ema(&mut e, &model.flat().to_vec_f64(), beta);

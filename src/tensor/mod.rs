@@ -8,7 +8,7 @@ mod op;
 pub mod storage;
 
 pub use op::Op;
-pub use storage::{host_memory, reset_host_peak, HostVec, Storage};
+pub use storage::{host_memory, reset_host_peak, HostVec, MetaVec, Storage};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +21,8 @@ use crate::shape::numel;
 pub enum Device {
     Cpu,
     Gpu,
+    /// Shapes without values (memory planning).
+    Meta,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,19 +31,22 @@ pub enum DType {
     F64,
 }
 
-/// Where a new tensor lives: the GPU (always f32) or the CPU in f32 or f64.
+/// Where a new tensor lives: the GPU (always f32), the CPU in f32 or f64, or nowhere
+/// (`Meta`: shapes and the CPU path's byte accounting, no values, no arithmetic).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Place {
     Gpu,
     Cpu32,
     Cpu64,
+    Meta,
 }
 
 impl Place {
     pub fn device(self) -> Device {
         match self {
             Place::Gpu => Device::Gpu,
-            _ => Device::Cpu,
+            Place::Meta => Device::Meta,
+            Place::Cpu32 | Place::Cpu64 => Device::Cpu,
         }
     }
 }
@@ -145,6 +150,7 @@ impl Tensor {
         let storage = match place {
             Place::Cpu32 => Storage::F32(HostVec::arc(vec![v as f32; n])),
             Place::Cpu64 => Storage::F64(HostVec::arc(vec![v; n])),
+            Place::Meta => Storage::Meta(MetaVec::arc(n)),
             Place::Gpu => {
                 let ctx = gpu::gpu();
                 let buf = ctx.alloc(n as u64 * 4);

@@ -19,13 +19,21 @@ static HOST_CREATED: AtomicU64 = AtomicU64::new(0);
 /// the GPU pool's `live_requested_bytes`.
 pub struct HostVec<T>(Vec<T>);
 
+fn count_alloc(bytes: u64) {
+    let now = HOST_LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    HOST_PEAK.fetch_max(now, Ordering::Relaxed);
+    HOST_COUNT.fetch_add(1, Ordering::Relaxed);
+    HOST_CREATED.fetch_add(1, Ordering::Relaxed);
+}
+
+fn count_free(bytes: u64) {
+    HOST_LIVE.fetch_sub(bytes, Ordering::Relaxed);
+    HOST_COUNT.fetch_sub(1, Ordering::Relaxed);
+}
+
 impl<T> HostVec<T> {
     pub fn new(v: Vec<T>) -> Self {
-        let b = std::mem::size_of_val(v.as_slice()) as u64;
-        let now = HOST_LIVE.fetch_add(b, Ordering::Relaxed) + b;
-        HOST_PEAK.fetch_max(now, Ordering::Relaxed);
-        HOST_COUNT.fetch_add(1, Ordering::Relaxed);
-        HOST_CREATED.fetch_add(1, Ordering::Relaxed);
+        count_alloc(std::mem::size_of_val(v.as_slice()) as u64);
         HostVec(v)
     }
 
@@ -44,9 +52,26 @@ impl<T> Deref for HostVec<T> {
 
 impl<T> Drop for HostVec<T> {
     fn drop(&mut self) {
-        let b = std::mem::size_of_val(self.0.as_slice()) as u64;
-        HOST_LIVE.fetch_sub(b, Ordering::Relaxed);
-        HOST_COUNT.fetch_sub(1, Ordering::Relaxed);
+        count_free(std::mem::size_of_val(self.0.as_slice()) as u64);
+    }
+}
+
+/// A meta tensor's storage: a length and no values. It counts as `len` f32s in the CPU
+/// accounting, exactly like the `HostVec<f32>` the CPU path would hold, so a graph run on
+/// [`Place::Meta`] reports the CPU path's live bytes without doing the arithmetic
+/// (memory planning for models too big to run here).
+pub struct MetaVec(usize);
+
+impl MetaVec {
+    pub fn arc(len: usize) -> Arc<Self> {
+        count_alloc(len as u64 * 4);
+        Arc::new(MetaVec(len))
+    }
+}
+
+impl Drop for MetaVec {
+    fn drop(&mut self) {
+        count_free(self.0 as u64 * 4);
     }
 }
 
@@ -79,14 +104,22 @@ pub enum Storage {
     F64(Arc<HostVec<f64>>),
     /// f32 values in a pooled GPU buffer.
     Gpu(Arc<GpuBuffer>),
+    /// No values: a shape's worth of f32 bytes in the accounting (see [`MetaVec`]).
+    Meta(Arc<MetaVec>),
 }
 
 impl Storage {
+    /// Meta storage for `len` values.
+    pub fn meta(len: usize) -> Storage {
+        Storage::Meta(MetaVec::arc(len))
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Storage::F32(v) => v.len(),
             Storage::F64(v) => v.len(),
             Storage::Gpu(b) => (b.bytes / 4) as usize,
+            Storage::Meta(m) => m.0,
         }
     }
 
@@ -99,6 +132,7 @@ impl Storage {
             Storage::F32(_) => Place::Cpu32,
             Storage::F64(_) => Place::Cpu64,
             Storage::Gpu(_) => Place::Gpu,
+            Storage::Meta(_) => Place::Meta,
         }
     }
 
@@ -133,6 +167,8 @@ impl Storage {
                 let bytes = gpu::gpu().read(b, b.bytes);
                 bytemuck::pod_collect_to_vec(&bytes)
             }
+            // Reading a meta tensor gives zeros: a loss read back mid-step still has a value.
+            Storage::Meta(m) => vec![0.0; m.0],
         }
     }
 
@@ -147,6 +183,7 @@ impl Storage {
         match place {
             Place::Cpu32 => Storage::F32(HostVec::arc(self.to_vec_f32())),
             Place::Cpu64 => Storage::F64(HostVec::arc(self.to_vec_f64())),
+            Place::Meta => Storage::Meta(MetaVec::arc(self.len())),
             Place::Gpu => {
                 let data = self.to_vec_f32();
                 let ctx = gpu::gpu();

@@ -293,7 +293,7 @@ impl Trainer {
 
     /// Micro-batches per rank and the size of one, for a step's batch of `n` (1 and `n`
     /// without accumulation on one process).
-    fn micro(&self, n: usize) -> (usize, usize) {
+    pub fn micro(&self, n: usize) -> (usize, usize) {
         let k = self.cfg.accumulate.max(1);
         let parts = k * self.group.size;
         assert!(
