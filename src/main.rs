@@ -14,6 +14,10 @@ struct Cli {
     /// Use the adapter whose name contains this (case-insensitive); see `info`.
     #[arg(long, global = true)]
     adapter: Option<String>,
+    /// Keep the fixed tile rules for conv and matmul: no timing of candidate kernels on first
+    /// use of a shape, no autotune cache (as SGW_AUTOTUNE=off).
+    #[arg(long, global = true)]
+    no_autotune: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
     // MPI (feature `mpi`, under mpirun/srun) or one process; finalised when this drops.
     let comm = sgw::dist::Comm::init();
     let group = comm.group();
+    // The library keeps its fixed rules unless a program opts in (tests stay deterministic).
+    sgw::gpu::autotune::enable(!cli.no_autotune);
     if cli.adapter.is_some() {
         sgw::gpu::context::configure(sgw::gpu::AdapterChoice {
             name_contains: cli.adapter.clone(),

@@ -9,6 +9,7 @@
 //! - [`timing`]: timestamps or wall clock, the median and spread, the CPU cost estimate.
 //! - [`ceilings`]: FMA throughput and copy bandwidth.
 //! - [`report`]: the table and the JSON.
+//! - [`tiles`]: which tile configuration a conv or matmul row ran (rule, tuned, forced).
 //! - [`train_step`]: whole training steps per resolution, with the kernel families' shares.
 //! - [`memory_plan`]: the default 256x256 schedule's peak memory per phase, on meta tensors.
 
@@ -16,6 +17,7 @@ pub mod ceilings;
 pub mod kernels;
 pub mod memory_plan;
 pub mod report;
+pub mod tiles;
 pub mod timing;
 pub mod train_step;
 
@@ -191,6 +193,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
     } else {
         kernel_rows(ctx, args, &plan, method, ceil, &mut notes)
     };
+    notes.push(tiles::status_note());
     let steps = if args.no_steps || (args.filter.is_some() && !only_steps) {
         Vec::new()
     } else {
@@ -257,6 +260,7 @@ fn kernel_rows(
             row.median_ms,
             cpu_ms.map_or(String::new(), |c| format!("  (CPU {c:.3} ms)"))
         );
+        notes.extend(tiles::describe(&b).map(|t| format!("tiles: {} {}: {t}", b.name, b.shape)));
         rows.push(row);
     }
     notes.push(format!(

@@ -7,7 +7,9 @@
 //! - [`params`]: the typed contract with the kernels' uniform `Params` (`KernelParams`).
 //! - [`timer`]: timestamp queries around a region of kernels.
 //! - [`profile`]: per-kernel GPU time from timestamps around every dispatch.
+//! - [`autotune`]: time candidate kernel configurations per shape class, cache the winners.
 
+pub mod autotune;
 pub mod batch;
 pub mod context;
 pub mod kernels;

@@ -6,19 +6,18 @@
 //! (u, v: the incoming gradients.) Kernel `shaders/conv/implicit_gemm.wgsl` (MODE 0, 1, 2),
 //! reference `cpu::conv`. `scale` (gain / sqrt(fan_in) * lr_mul) is applied in the kernel.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use super::{mul_scalar, same_place, sum, tile_rows};
+use super::tune::{self, ConvConfig};
+use super::{mul_scalar, same_place, sum};
 use crate::cpu::conv::{self as cpu, ConvDims};
-use crate::gpu::{self, GpuBuffer, Kernel};
+use crate::gpu::{self, GpuBuffer};
 use crate::tensor::Op;
 use crate::tensor::{HostVec, Storage, Tensor};
 
-/// Weight-gradient splits aim for at least this many workgroups.
-const TARGET_GROUPS: usize = 512;
-/// The reduction per weight-gradient split is at least this many pixels.
-const MIN_CHUNK: usize = 256;
+pub use super::tune::{
+    set_tiling_policy, tiling, tiling_policy, weight_splits, Tiling, TilingGuard, TilingPolicy,
+};
 
 fn dims(x_shape: &[usize], w_shape: &[usize]) -> ConvDims {
     assert_eq!(
@@ -99,102 +98,24 @@ fn params(
     }
 }
 
-/// How a convolution GEMM is cut into workgroup tiles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tiling {
-    /// `implicit_gemm.wgsl`: ROWS x 64 tiles, ROWS = 16, 32 or 64 from the row count.
-    Narrow(usize),
-    /// `implicit_gemm_wide.wgsl`: 128 x 128 tiles, 8 x 8 outputs per invocation.
-    Wide,
-}
-
-/// Which tilings the convolutions may use: `Auto` in real work; tests and `gradcheck` force
-/// each so that both kernels are checked whatever the shapes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TilingPolicy {
-    Auto,
-    Narrow,
-    Wide,
-}
-
-static POLICY: AtomicU8 = AtomicU8::new(0);
-
-/// Restores the tiling policy in force before [`set_tiling_policy`] on drop.
-#[must_use = "the policy is restored when the guard drops"]
-pub struct TilingGuard(u8);
-
-impl Drop for TilingGuard {
-    fn drop(&mut self) {
-        POLICY.store(self.0, Ordering::SeqCst);
-    }
-}
-
-/// Force a tile shape (tests, `gradcheck`, `bench --conv-tiling`) until the guard drops.
-pub fn set_tiling_policy(p: TilingPolicy) -> TilingGuard {
-    TilingGuard(POLICY.swap(p as u8, Ordering::SeqCst))
-}
-
-pub fn tiling_policy() -> TilingPolicy {
-    match POLICY.load(Ordering::SeqCst) {
-        1 => TilingPolicy::Narrow,
-        2 => TilingPolicy::Wide,
-        _ => TilingPolicy::Auto,
-    }
-}
-
-/// Wide tiles need at least this many of them (or a splittable reduction): below it a
-/// large GPU would sit half idle, and the narrow tiles' 4x more workgroups fill it better.
-const WIDE_MIN_GROUPS: usize = 256;
-
-/// The tiling of a GEMM with `rows` x `cols` outputs; `splittable`: its reduction can be
-/// split across workgroups (the weight gradient), which fills the grid anyway.
-pub fn tiling(rows: usize, cols: usize, splittable: bool) -> Tiling {
-    match tiling_policy() {
-        TilingPolicy::Narrow => Tiling::Narrow(tile_rows(rows)),
-        TilingPolicy::Wide => Tiling::Wide,
-        TilingPolicy::Auto => {
-            let groups = rows.div_ceil(128) * cols.div_ceil(128);
-            if rows >= 128 && cols >= 128 && (splittable || groups >= WIDE_MIN_GROUPS) {
-                Tiling::Wide
-            } else {
-                Tiling::Narrow(tile_rows(rows))
-            }
-        }
-    }
-}
-
-impl Tiling {
-    /// (tile rows, tile columns).
-    fn tile(self) -> (usize, usize) {
-        match self {
-            Tiling::Narrow(rows) => (rows, 64),
-            Tiling::Wide => (128, 128),
-        }
-    }
-
-    /// Workgroups along (columns, rows).
-    fn grid(self, rows: usize, cols: usize) -> [u32; 2] {
-        let (tr, tc) = self.tile();
-        [cols.div_ceil(tc) as u32, rows.div_ceil(tr) as u32]
-    }
-
-    /// The kernel for `mode` and `d`'s kernel size.
-    fn kernel(self, mode: u32, d: &ConvDims) -> Kernel {
-        let k = match self {
-            Tiling::Narrow(rows) => {
-                Kernel::new("conv/implicit_gemm.wgsl").with("ROWS", rows as f64)
-            }
-            Tiling::Wide => Kernel::new("conv/implicit_gemm_wide.wgsl"),
-        };
-        k.with("MODE", mode as f64)
-            .with("KH", d.kh as f64)
-            .with("KW", d.kw as f64)
-    }
-}
-
-/// MODE 0 or 1 on the GPU: output [N, M, H, W].
+/// MODE 0 or 1 on the GPU: output [N, M, H, W], in the configuration `tune` picks.
 fn gpu_pass(
     mode: u32,
+    src: &GpuBuffer,
+    wt: &GpuBuffer,
+    bias: Option<&GpuBuffer>,
+    d: &ConvDims,
+    m: usize,
+    scales: (f64, f64),
+) -> GpuBuffer {
+    let run = |c: ConvConfig| launch_pass(mode, c, src, wt, bias, d, m, scales);
+    run(tune::conv_config(mode, d, &mut |c| drop(run(c))))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn launch_pass(
+    mode: u32,
+    c: ConvConfig,
     src: &GpuBuffer,
     wt: &GpuBuffer,
     bias: Option<&GpuBuffer>,
@@ -204,11 +125,9 @@ fn gpu_pass(
 ) -> GpuBuffer {
     let ctx = gpu::gpu();
     let out = ctx.alloc((d.n * m * d.hw()) as u64 * 4);
-    let cols = d.n * d.hw();
-    let t = tiling(m, cols, false);
-    let [gx, gy] = t.grid(m, cols);
+    let [gx, gy] = c.tiling.grid(m, d.n * d.hw());
     ctx.dispatch(
-        &t.kernel(mode, d),
+        &c.tiling.kernel(mode, d),
         &params(d, 1, 0, bias.is_some(), scale, bias_scale),
         &[src, wt, bias.unwrap_or(wt), &out],
         [gx, gy, 1],
@@ -216,16 +135,25 @@ fn gpu_pass(
     out
 }
 
-/// How many chunks the weight gradient's pixel reduction is split into, and their size, for
-/// the tiling `t` of its K x C*taps output.
-pub fn weight_splits(d: &ConvDims, t: Tiling) -> (usize, usize) {
-    let pixels = d.n * d.hw();
-    let [gx, gy] = t.grid(d.k, d.c * d.taps());
-    let want = TARGET_GROUPS.div_ceil((gx * gy) as usize);
-    let max_by_size = pixels.div_ceil(MIN_CHUNK).max(1);
-    let splits = want.clamp(1, max_by_size);
-    let chunk = pixels.div_ceil(splits).div_ceil(16) * 16;
-    (pixels.div_ceil(chunk), chunk)
+/// MODE 2 on the GPU in configuration `c`: the split-K partials and their sum, [K, C*taps].
+fn launch_weight(c: ConvConfig, x: &GpuBuffer, g: &GpuBuffer, d: &ConvDims, scale: f64) -> Storage {
+    let ctx = gpu::gpu();
+    let cols = d.c * d.taps();
+    let (splits, chunk) = c.splits(d);
+    let partial = ctx.alloc((d.k * cols * splits) as u64 * 4);
+    let [gx, gy] = c.tiling.grid(d.k, cols);
+    ctx.dispatch(
+        &c.tiling.kernel(2, d),
+        &params(d, splits, chunk, false, scale, 0.0),
+        &[x, g, x, &partial],
+        [gx, gy, splits as u32],
+    );
+    let partial = Storage::Gpu(Arc::new(partial));
+    if splits == 1 {
+        partial
+    } else {
+        super::reduce::sum_rows_storage(&partial, d.k * cols, splits, 1.0)
+    }
 }
 
 /// y = scale * conv(x, w) + bias_scale * b, with w [K, C, kh, kw] stored unscaled.
@@ -342,28 +270,9 @@ pub fn conv2d_backward_weight(x: &Tensor, g: &Tensor, kernel: [usize; 2], scale:
         ))),
         Storage::Meta(_) => Storage::meta(d.k * d.c * d.kh * d.kw),
         Storage::Gpu(buf) => {
-            let ctx = gpu::gpu();
-            let cols = d.c * d.taps();
-            let t = tiling(d.k, cols, true);
-            let (splits, chunk) = weight_splits(&d, t);
-            let partial = ctx.alloc((d.k * cols * splits) as u64 * 4);
-            let [gx, gy] = t.grid(d.k, cols);
-            ctx.dispatch(
-                &t.kernel(2, &d),
-                &params(&d, splits, chunk, false, scale, 0.0),
-                &[buf, g.storage().gpu_buffer(), buf, &partial],
-                [gx, gy, splits as u32],
-            );
-            if splits == 1 {
-                Storage::Gpu(Arc::new(partial))
-            } else {
-                super::reduce::sum_rows_storage(
-                    &Storage::Gpu(Arc::new(partial)),
-                    d.k * cols,
-                    splits,
-                    1.0,
-                )
-            }
+            let g = g.storage().gpu_buffer();
+            let run = |c: ConvConfig| launch_weight(c, buf, g, &d, scale);
+            run(tune::conv_config(2, &d, &mut |c| drop(run(c))))
         }
     };
     let op = Op::Conv2dBackwardWeight {

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{same_place, sum_to, tile_rows};
+use super::{same_place, sum_to, tune};
 use crate::cpu::matmul::{self as cpu, MatView, MatmulDims};
-use crate::gpu::{self, Kernel};
+use crate::gpu::{self, GpuBuffer, Kernel};
 use crate::tensor::Op;
 use crate::tensor::{HostVec, Storage, Tensor};
 
@@ -105,22 +105,28 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
                 b_off: bv.off as u32,
                 alpha: alpha as f32,
             };
-            let rows = tile_rows(m);
-            let groups = [
-                n.div_ceil(64) as u32,
-                m.div_ceil(rows) as u32,
-                batches as u32,
-            ];
             if m * n * batches > 0 {
                 if k == 0 {
                     ctx.fill_u32(&out, 0);
                 } else {
-                    ctx.dispatch(
-                        &Kernel::new("matmul/matmul.wgsl").with("ROWS", rows as f64),
-                        &params,
-                        &[x, y, &out],
-                        groups,
-                    );
+                    let launch = |rows: usize, out: &GpuBuffer| {
+                        let groups = [
+                            n.div_ceil(64) as u32,
+                            m.div_ceil(rows) as u32,
+                            batches as u32,
+                        ];
+                        ctx.dispatch(
+                            &Kernel::new("matmul/matmul.wgsl").with("ROWS", rows as f64),
+                            &params,
+                            &[x, y, out],
+                            groups,
+                        );
+                    };
+                    let key = || tune::matmul_key(batches, m, n, k, [av.col == 1, bv.col == 1]);
+                    let rows = tune::matmul_rows(key, m, &mut |r| {
+                        launch(r, &ctx.alloc((batches * m * n) as u64 * 4))
+                    });
+                    launch(rows, &out);
                 }
             }
             Storage::Gpu(Arc::new(out))

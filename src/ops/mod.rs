@@ -11,6 +11,7 @@ pub mod norm;
 pub mod random;
 pub mod reduce;
 pub mod resample;
+pub mod tune;
 pub mod unary;
 
 pub use adain::adain;

@@ -1,0 +1,395 @@
+//! Which tiles a convolution or a matmul runs with. Three sources, in order: a configuration
+//! forced by a guard (the candidate tests), the tiling policy (`gradcheck`,
+//! `bench --conv-tiling`), then either the fixed size rules or, with `gpu::autotune` on, the
+//! candidate that was fastest for the shape class on this adapter. Candidate 0 is always the
+//! rule, so a tuner that runs out of time keeps today's choice.
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::tile_rows;
+use crate::cpu::conv::ConvDims;
+use crate::gpu::{self, autotune, Kernel};
+
+/// Weight-gradient splits aim for at least this many workgroups (the rule).
+const TARGET_GROUPS: usize = 512;
+/// The reduction per weight-gradient split is at least this many pixels.
+const MIN_CHUNK: usize = 256;
+/// The split targets the tuner tries for the weight gradient: 0 is no split.
+const SPLIT_TARGETS: [usize; 4] = [0, 128, TARGET_GROUPS, 2048];
+
+/// How a convolution GEMM is cut into workgroup tiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tiling {
+    /// `implicit_gemm.wgsl`: ROWS x 64 tiles, ROWS = 16, 32 or 64.
+    Narrow(usize),
+    /// `implicit_gemm_wide.wgsl`: 128 x 128 tiles, 8 x 8 outputs per invocation.
+    Wide,
+}
+
+impl Tiling {
+    pub const ALL: [Tiling; 4] = [
+        Tiling::Narrow(16),
+        Tiling::Narrow(32),
+        Tiling::Narrow(64),
+        Tiling::Wide,
+    ];
+
+    /// (tile rows, tile columns).
+    pub fn tile(self) -> (usize, usize) {
+        match self {
+            Tiling::Narrow(rows) => (rows, 64),
+            Tiling::Wide => (128, 128),
+        }
+    }
+
+    /// Workgroups along (columns, rows).
+    pub fn grid(self, rows: usize, cols: usize) -> [u32; 2] {
+        let (tr, tc) = self.tile();
+        [cols.div_ceil(tc) as u32, rows.div_ceil(tr) as u32]
+    }
+
+    /// The kernel for `mode` and `d`'s kernel size.
+    pub fn kernel(self, mode: u32, d: &ConvDims) -> Kernel {
+        let k = match self {
+            Tiling::Narrow(rows) => {
+                Kernel::new("conv/implicit_gemm.wgsl").with("ROWS", rows as f64)
+            }
+            Tiling::Wide => Kernel::new("conv/implicit_gemm_wide.wgsl"),
+        };
+        k.with("MODE", mode as f64)
+            .with("KH", d.kh as f64)
+            .with("KW", d.kw as f64)
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Tiling::Narrow(r) => format!("narrow{r}"),
+            Tiling::Wide => "wide".into(),
+        }
+    }
+}
+
+/// Which tilings the convolutions may use: `Auto` in real work; tests and `gradcheck` force
+/// each so that both kernels are checked whatever the shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TilingPolicy {
+    Auto,
+    Narrow,
+    Wide,
+}
+
+static POLICY: AtomicU8 = AtomicU8::new(0);
+
+/// Restores the tiling policy in force before [`set_tiling_policy`] on drop.
+#[must_use = "the policy is restored when the guard drops"]
+pub struct TilingGuard(u8);
+
+impl Drop for TilingGuard {
+    fn drop(&mut self) {
+        POLICY.store(self.0, Ordering::SeqCst);
+    }
+}
+
+/// Force a tile shape (tests, `gradcheck`, `bench --conv-tiling`) until the guard drops.
+pub fn set_tiling_policy(p: TilingPolicy) -> TilingGuard {
+    TilingGuard(POLICY.swap(p as u8, Ordering::SeqCst))
+}
+
+pub fn tiling_policy() -> TilingPolicy {
+    match POLICY.load(Ordering::SeqCst) {
+        1 => TilingPolicy::Narrow,
+        2 => TilingPolicy::Wide,
+        _ => TilingPolicy::Auto,
+    }
+}
+
+/// Wide tiles need at least this many of them (or a splittable reduction): below it a
+/// large GPU would sit half idle, and the narrow tiles' 4x more workgroups fill it better.
+const WIDE_MIN_GROUPS: usize = 256;
+
+/// The tiling of a GEMM with `rows` x `cols` outputs under the policy (the fixed rule when
+/// `Auto`); `splittable`: its reduction can be split across workgroups (the weight
+/// gradient), which fills the grid anyway.
+pub fn tiling(rows: usize, cols: usize, splittable: bool) -> Tiling {
+    match tiling_policy() {
+        TilingPolicy::Narrow => Tiling::Narrow(tile_rows(rows)),
+        TilingPolicy::Wide => Tiling::Wide,
+        TilingPolicy::Auto => {
+            let groups = rows.div_ceil(128) * cols.div_ceil(128);
+            if rows >= 128 && cols >= 128 && (splittable || groups >= WIDE_MIN_GROUPS) {
+                Tiling::Wide
+            } else {
+                Tiling::Narrow(tile_rows(rows))
+            }
+        }
+    }
+}
+
+/// The weight gradient's split of its pixel reduction aiming at `target` workgroups (0: no
+/// split): (splits, pixels per split, a multiple of 16).
+fn splits_for(d: &ConvDims, t: Tiling, target: usize) -> (usize, usize) {
+    let pixels = d.n * d.hw();
+    let [gx, gy] = t.grid(d.k, d.c * d.taps());
+    let want = target.div_ceil((gx * gy) as usize);
+    let max_by_size = pixels.div_ceil(MIN_CHUNK).max(1);
+    let splits = want.clamp(1, max_by_size);
+    let chunk = pixels.div_ceil(splits).div_ceil(16) * 16;
+    (pixels.div_ceil(chunk), chunk)
+}
+
+/// The rule's split of the weight gradient for tiling `t`: (splits, chunk).
+pub fn weight_splits(d: &ConvDims, t: Tiling) -> (usize, usize) {
+    splits_for(d, t, TARGET_GROUPS)
+}
+
+/// One convolution configuration: the tiling, and for the weight gradient (MODE 2) the
+/// workgroup count its split-K aims for (ignored by the other passes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvConfig {
+    pub tiling: Tiling,
+    pub split_target: usize,
+}
+
+impl ConvConfig {
+    /// (splits, chunk) of the weight gradient at `d`.
+    pub fn splits(self, d: &ConvDims) -> (usize, usize) {
+        splits_for(d, self.tiling, self.split_target)
+    }
+
+    pub fn label(self, mode: u32) -> String {
+        match mode {
+            2 => format!("{}/g{}", self.tiling.label(), self.split_target),
+            _ => self.tiling.label(),
+        }
+    }
+
+    /// Every configuration any shape may run: what the candidate tests force one by one.
+    pub fn all() -> Vec<ConvConfig> {
+        Tiling::ALL
+            .iter()
+            .flat_map(|&tiling| {
+                SPLIT_TARGETS.map(|split_target| ConvConfig {
+                    tiling,
+                    split_target,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The GEMM of pass `mode` at `d`: (rows, columns, reduction).
+pub fn conv_gemm(mode: u32, d: &ConvDims) -> (usize, usize, usize) {
+    let pixels = d.n * d.hw();
+    match mode {
+        0 => (d.k, pixels, d.c * d.taps()),
+        1 => (d.c, pixels, d.k * d.taps()),
+        _ => (d.k, d.c * d.taps(), pixels),
+    }
+}
+
+/// The fixed rule's configuration (under the tiling policy).
+pub fn conv_rule(mode: u32, d: &ConvDims) -> ConvConfig {
+    let (rows, cols, _) = conv_gemm(mode, d);
+    ConvConfig {
+        tiling: tiling(rows, cols, mode == 2),
+        split_target: TARGET_GROUPS,
+    }
+}
+
+/// The rule first, then the other configurations worth timing at `d`: no tile with more
+/// rows than the rule's narrow tile would have (idle rows), wide tiles only for 64+ rows and
+/// 128+ columns, and no two weight-gradient splits that come out the same.
+pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
+    let rule = conv_rule(mode, d);
+    let (rows, cols, _) = conv_gemm(mode, d);
+    let tilings = Tiling::ALL.into_iter().filter(|t| match t {
+        Tiling::Narrow(r) => *r <= tile_rows(rows),
+        Tiling::Wide => rows >= 64 && cols >= 128,
+    });
+    let targets: &[usize] = if mode == 2 {
+        &SPLIT_TARGETS
+    } else {
+        &[TARGET_GROUPS]
+    };
+    let mut out = vec![rule];
+    let same = |a: &ConvConfig, b: &ConvConfig| {
+        a.tiling == b.tiling && (mode != 2 || a.splits(d) == b.splits(d))
+    };
+    for tiling in tilings {
+        for &split_target in targets {
+            let c = ConvConfig {
+                tiling,
+                split_target,
+            };
+            if !out.iter().any(|o| same(o, &c)) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// The shape class: pass, kernel size (stride is always 1 here) and the GEMM's rows,
+/// columns and reduction rounded up to powers of two.
+pub fn conv_key(mode: u32, d: &ConvDims) -> String {
+    let (r, c, k) = conv_gemm(mode, d);
+    let p = usize::next_power_of_two;
+    format!(
+        "conv{mode} k{}x{} m{} n{} r{}",
+        d.kh,
+        d.kw,
+        p(r),
+        p(c),
+        p(k)
+    )
+}
+
+static FORCED_CONV: Mutex<Option<ConvConfig>> = Mutex::new(None);
+
+/// Restores the forced convolution configuration in force before [`force_conv`] on drop.
+#[must_use = "the configuration is restored when the guard drops"]
+pub struct ForcedConv(Option<ConvConfig>);
+
+impl Drop for ForcedConv {
+    fn drop(&mut self) {
+        *FORCED_CONV.lock().unwrap_or_else(|e| e.into_inner()) = self.0;
+    }
+}
+
+/// Every convolution runs `c` (whatever its shape) until the guard drops: the candidate
+/// tests check each configuration the tuner may pick.
+pub fn force_conv(c: Option<ConvConfig>) -> ForcedConv {
+    ForcedConv(std::mem::replace(
+        &mut *FORCED_CONV.lock().unwrap_or_else(|e| e.into_inner()),
+        c,
+    ))
+}
+
+fn forced_conv() -> Option<ConvConfig> {
+    *FORCED_CONV.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tuning applies only with the policy at `Auto` and the switch on.
+fn tuning_on() -> bool {
+    tiling_policy() == TilingPolicy::Auto && autotune::enabled()
+}
+
+/// The configuration pass `mode` runs at `d`; with tuning on, the first use of a shape
+/// class times each candidate through `launch` (which records one run of it).
+pub fn conv_config(mode: u32, d: &ConvDims, launch: &mut dyn FnMut(ConvConfig)) -> ConvConfig {
+    if let Some(c) = forced_conv() {
+        return c;
+    }
+    if !tuning_on() {
+        return conv_rule(mode, d);
+    }
+    let cands = conv_candidates(mode, d);
+    if cands.len() == 1 {
+        return cands[0];
+    }
+    let labels: Vec<String> = cands.iter().map(|c| c.label(mode)).collect();
+    let i = autotune::tune(gpu::gpu(), &conv_key(mode, d), &labels, &mut |i| {
+        launch(cands[i])
+    });
+    cands[i]
+}
+
+/// What pass `mode` at `d` runs now and why, for `bench`: e.g. `wide/g512 (4 splits, tuned)`.
+pub fn describe_conv(mode: u32, d: &ConvDims) -> String {
+    let (cfg, why) = if let Some(c) = forced_conv() {
+        (c, "forced")
+    } else if !tuning_on() || gpu::try_gpu().is_err() {
+        (conv_rule(mode, d), "rule")
+    } else {
+        let cands = conv_candidates(mode, d);
+        let hit = autotune::cached(gpu::gpu(), &conv_key(mode, d))
+            .and_then(|l| cands.iter().find(|c| c.label(mode) == l).copied());
+        match hit {
+            Some(c) => (c, "tuned"),
+            None => (cands[0], "rule"),
+        }
+    };
+    match mode {
+        2 => format!("{} ({} splits, {why})", cfg.label(mode), cfg.splits(d).0),
+        _ => format!("{} ({why})", cfg.label(mode)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Matmul
+// ---------------------------------------------------------------------------------------
+
+/// The ROWS override candidates of `matmul.wgsl`.
+pub const MATMUL_ROWS: [usize; 3] = [16, 32, 64];
+
+static FORCED_ROWS: AtomicUsize = AtomicUsize::new(0);
+
+/// Restores the forced matmul tile rows in force before [`force_matmul_rows`] on drop.
+#[must_use = "the tile rows are restored when the guard drops"]
+pub struct ForcedRows(usize);
+
+impl Drop for ForcedRows {
+    fn drop(&mut self) {
+        FORCED_ROWS.store(self.0, Ordering::SeqCst);
+    }
+}
+
+/// Every matmul runs with `rows` tile rows (None: chosen) until the guard drops.
+pub fn force_matmul_rows(rows: Option<usize>) -> ForcedRows {
+    if let Some(r) = rows {
+        assert!(MATMUL_ROWS.contains(&r), "matmul tile rows {r}");
+    }
+    ForcedRows(FORCED_ROWS.swap(rows.unwrap_or(0), Ordering::SeqCst))
+}
+
+/// The shape class of a product of `batches` (m x k) by (k x n) matrices; `layout` tells
+/// which operands are read along rows (strides change which loads coalesce).
+pub fn matmul_key(batches: usize, m: usize, n: usize, k: usize, layout: [bool; 2]) -> String {
+    let p = usize::next_power_of_two;
+    format!(
+        "matmul z{} m{} n{} k{} l{}{}",
+        p(batches),
+        p(m),
+        p(n),
+        p(k),
+        layout[0] as u8,
+        layout[1] as u8
+    )
+}
+
+/// Tile rows for an m-row product: forced, the rule, or the class's tuned winner (timed
+/// through `launch`, which records one run with the given rows).
+pub fn matmul_rows(key: impl FnOnce() -> String, m: usize, launch: &mut dyn FnMut(usize)) -> usize {
+    let forced = FORCED_ROWS.load(Ordering::SeqCst);
+    if forced != 0 {
+        return forced;
+    }
+    let rule = tile_rows(m);
+    if !autotune::enabled() {
+        return rule;
+    }
+    let mut cands = vec![rule];
+    cands.extend(MATMUL_ROWS.iter().filter(|&&r| r < rule));
+    if cands.len() == 1 {
+        return rule;
+    }
+    let labels: Vec<String> = cands.iter().map(|r| format!("rows{r}")).collect();
+    let i = autotune::tune(gpu::gpu(), &key(), &labels, &mut |i| launch(cands[i]));
+    cands[i]
+}
+
+/// What an m-row product of class `key` runs now, for `bench`.
+pub fn describe_matmul(key: &str, m: usize) -> String {
+    let forced = FORCED_ROWS.load(Ordering::SeqCst);
+    if forced != 0 {
+        return format!("rows{forced} (forced)");
+    }
+    let tuned = (autotune::enabled() && gpu::try_gpu().is_ok())
+        .then(|| autotune::cached(gpu::gpu(), key))
+        .flatten();
+    match tuned {
+        Some(l) => format!("{l} (tuned)"),
+        None => format!("rows{} (rule)", tile_rows(m)),
+    }
+}

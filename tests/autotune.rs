@@ -1,0 +1,149 @@
+//! The autotuner's cache and switches: a file round-trips, a corrupt or foreign file is
+//! ignored (never a panic), `SGW_AUTOTUNE_CACHE` moves it, `SGW_AUTOTUNE=off` and the
+//! default (off until a program enables it) keep the fixed rules, and a tuned convolution
+//! still matches the CPU. Environment variables are global to the process, so the GPU part
+//! is one test.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sgw::cpu::conv::ConvDims;
+use sgw::gpu::{self, autotune};
+use sgw::ops::{self, conv2d_backward_weight, tune};
+use sgw::tensor::{Place, Tensor};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sgw-autotune-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn the_cache_file_round_trips_and_bad_files_are_ignored() {
+    let dir = scratch("file");
+    let path = autotune::cache_file(&dir, "dev A");
+    assert_ne!(
+        path,
+        autotune::cache_file(&dir, "dev B"),
+        "one file per identity"
+    );
+    let mut entries = BTreeMap::new();
+    entries.insert(
+        "conv0 k3x3 m64 n512 r512".to_string(),
+        "narrow32".to_string(),
+    );
+    entries.insert(
+        "matmul z1 m64 n64 k64 l11".to_string(),
+        "rows16".to_string(),
+    );
+    let file = autotune::CacheFile {
+        device: "dev A".into(),
+        entries: entries.clone(),
+    };
+    autotune::save(&path, &file).unwrap();
+    assert_eq!(autotune::load(&path, "dev A"), entries);
+    // Atomic write: no temporary file is left next to it.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    // Written for another adapter: not used.
+    assert!(autotune::load(&path, "dev B").is_empty());
+    // Corrupt, empty, or the wrong shape: ignored.
+    for bad in [
+        "{not json",
+        "",
+        "[1, 2]",
+        "{\"device\": \"dev A\", \"entries\": 3}",
+    ] {
+        std::fs::write(&path, bad).unwrap();
+        assert!(autotune::load(&path, "dev A").is_empty(), "{bad:?}");
+    }
+    assert!(autotune::load(&dir.join("missing.json"), "dev A").is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn rand(shape: &[usize], block: u64) -> Tensor {
+    ops::rand_normal(shape, 3, block << 32, 0.0, 1.0, Place::Cpu64)
+}
+
+/// A weight gradient with several candidates (tilings and split-K), on the GPU, checked
+/// against the CPU.
+fn tuned_weight_gradient(d: &ConvDims) {
+    let x = rand(&[d.n, d.c, d.h, d.w], 1);
+    let g = rand(&[d.n, d.k, d.h, d.w], 2);
+    let want = conv2d_backward_weight(&x, &g, [d.kh, d.kw], 0.5).to_vec_f64();
+    let got = conv2d_backward_weight(&x.to_gpu(), &g.to_gpu(), [d.kh, d.kw], 0.5).to_vec_f64();
+    let scale = want.iter().fold(1e-6f64, |m, v| m.max(v.abs()));
+    for (a, b) in got.iter().zip(&want) {
+        assert!((a - b).abs() / scale < 1e-5, "tuned wgrad {a} vs cpu {b}");
+    }
+}
+
+#[test]
+fn tuning_is_off_by_default_switchable_and_its_cache_movable() {
+    let d = ConvDims {
+        n: 2,
+        c: 9,
+        k: 20,
+        h: 17,
+        w: 17,
+        kh: 3,
+        kw: 3,
+    };
+    assert!(
+        tune::conv_candidates(2, &d).len() > 1,
+        "a shape worth tuning"
+    );
+    let key = tune::conv_key(2, &d);
+    let dir = scratch("env");
+    std::env::set_var("SGW_AUTOTUNE_CACHE", &dir);
+    std::env::remove_var("SGW_AUTOTUNE");
+    assert_eq!(autotune::cache_dir(), Some(dir.clone()));
+
+    // Off unless enabled: the rule runs and nothing is written.
+    assert!(!autotune::enabled(), "tests must not tune unless they ask");
+    autotune::forget();
+    tuned_weight_gradient(&d);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+
+    // SGW_AUTOTUNE=off wins over enable.
+    let on = autotune::set_enabled(true);
+    std::env::set_var("SGW_AUTOTUNE", "off");
+    assert!(!autotune::enabled());
+    tuned_weight_gradient(&d);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    std::env::remove_var("SGW_AUTOTUNE");
+    assert!(autotune::enabled());
+
+    // On: the first use tunes and writes the winner under SGW_AUTOTUNE_CACHE.
+    tuned_weight_gradient(&d);
+    let file = autotune::file_in_use().expect("a cache file");
+    assert!(file.starts_with(&dir), "{file:?} is not under {dir:?}");
+    let identity = autotune::identity(&gpu::gpu().info);
+    let winner = autotune::load(&file, &identity)
+        .get(&key)
+        .cloned()
+        .expect("the winner is cached");
+    let labels: Vec<_> = tune::conv_candidates(2, &d)
+        .iter()
+        .map(|c| c.label(2))
+        .collect();
+    assert!(labels.contains(&winner), "{winner} among {labels:?}");
+    assert!(tune::describe_conv(2, &d).contains("tuned"));
+
+    // A corrupt file is ignored on the next start and replaced by a good one.
+    std::fs::write(&file, "{ half a file").unwrap();
+    autotune::forget();
+    tuned_weight_gradient(&d);
+    assert!(autotune::load(&file, &identity).contains_key(&key));
+
+    drop(on);
+    assert!(!autotune::enabled());
+    assert!(tune::describe_conv(2, &d).contains("rule"));
+    autotune::forget();
+    std::env::remove_var("SGW_AUTOTUNE_CACHE");
+    let _ = std::fs::remove_dir_all(&dir);
+}
