@@ -31,6 +31,7 @@ fn of<P: KernelParams>() -> Contract {
 fn contracts() -> Vec<Contract> {
     use sgw::bench::ceilings::{CopyParams, FmaParams};
     use sgw::ops::adain::AdainParams;
+    use sgw::ops::augment::GridSampleParams;
     use sgw::ops::binary::BinaryParams;
     use sgw::ops::conv::ConvParams;
     use sgw::ops::layout::{AxisCopyParams, StridedCopyParams};
@@ -55,6 +56,7 @@ fn contracts() -> Vec<Contract> {
         of::<ConvParams>(),
         of::<ResampleParams>(),
         of::<AdainParams>(),
+        of::<GridSampleParams>(),
         of::<NoiseParams>(),
         of::<PixelNormParams>(),
         of::<MbstdStatParams>(),

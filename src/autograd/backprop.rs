@@ -52,5 +52,9 @@ pub fn backward(op: &Op, g: &Tensor) -> Vec<Option<Tensor>> {
         } => ops::noise::backward(x, noise, weight, bias, *bias_scale, *slope, *gain, g),
         Op::PixelNorm { x } => vec![Some(ops::norm::pixel_norm_backward(x, g))],
         Op::MbstdStat { x, groups } => vec![Some(ops::norm::mbstd_stat_backward(x, *groups, g))],
+        Op::AffineGridSample { theta, .. } => vec![Some(ops::augment::backward(theta, g))],
+        Op::AffineGridSampleBackward { theta, .. } => {
+            vec![Some(ops::augment::backward_backward(theta, g))]
+        }
     }
 }

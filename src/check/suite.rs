@@ -346,10 +346,83 @@ pub fn stylegan_cases() -> Vec<Case> {
     ]
 }
 
+/// ADA's affine matrices for a batch of `n`: image b is rotated by `angle + 1.1 b`, scaled
+/// by `scales[b % len]` (theta > 1 samples beyond the image, so reflection folds in; 2.7
+/// folds more than once) and translated by a fraction of the image.
+pub fn rotate_zoom(n: usize, angle: f64, scales: &[f64]) -> Vec<[f64; 6]> {
+    (0..n)
+        .map(|b| {
+            let (s, a) = (scales[b % scales.len()], angle + 1.1 * b as f64);
+            let (tx, ty) = (0.13 - 0.2 * b as f64, -0.21 + 0.1 * b as f64);
+            [s * a.cos(), -s * a.sin(), tx, s * a.sin(), s * a.cos(), ty]
+        })
+        .collect()
+}
+
+/// GPU parity of the grid sample. The kernel computes the source coordinate in f32 (as
+/// PyTorch's f32 grid_sample does): at |rx| ~ 128 pixels (zoom out 2.7 on 48 columns) its
+/// ulp is 1.5e-5, and on white-noise inputs, where neighbours differ by up to 2, that moves a
+/// sample by ~3e-5, i.e. ~3e-3 of the 1% floor the relative error divides by. A missed tap,
+/// fold or weight errs by O(1) instead.
+pub const GRID_SAMPLE_GPU_TOL: f64 = 5e-3;
+
+/// ADA's augmentation kernels: the affine grid sample (rotations, zoom in and out that reach
+/// the reflection, shear with anisotropic scale), its adjoint as an op of its own, and a
+/// square after the sample so that the second-order check differentiates through the
+/// adjoint (for the sample alone, linear, the second derivative is zero on both sides).
+pub fn augment_cases() -> Vec<Case> {
+    let sample = |name: &str, theta: fn(usize) -> Vec<[f64; 6]>| {
+        Case::new(name, move |x| {
+            ops::affine_grid_sample(&x[0], &theta(x[0].dim(0)))
+        })
+        .gpu_tol(GRID_SAMPLE_GPU_TOL)
+        .fd(&[&[2, 3, 5, 4]])
+        .gpu(&[&[1, 1, 4, 4]])
+        .gpu(&[&[2, 3, 9, 7]])
+        .gpu(&[&[3, 1, 33, 17]])
+    };
+    let out = |n| rotate_zoom(n, 0.35, &[1.6, 2.7, 1.3]);
+    let zoom_in = |n| rotate_zoom(n, -0.6, &[0.55, 0.8]);
+    let shear = |n: usize| {
+        (0..n)
+            .map(|b| {
+                [
+                    1.3,
+                    0.4 + 0.1 * b as f64,
+                    0.25,
+                    -0.3,
+                    0.7,
+                    -0.5 + 0.3 * b as f64,
+                ]
+            })
+            .collect()
+    };
+    vec![
+        sample("affine_grid_sample (rotate, zoom out)", out).gpu(&[&[2, 3, 64, 48]]),
+        sample("affine_grid_sample (rotate, zoom in)", zoom_in),
+        sample("affine_grid_sample (shear, anisotropic)", shear),
+        Case::new("affine_grid_sample then square", move |x| {
+            ops::square(&ops::affine_grid_sample(&x[0], &out(x[0].dim(0))))
+        })
+        .gpu_tol(GRID_SAMPLE_GPU_TOL)
+        .fd(&[&[2, 2, 4, 5]])
+        .gpu(&[&[3, 3, 9, 7]]),
+        Case::new("affine_grid_sample_backward", move |x| {
+            ops::affine_grid_sample_backward(&x[0], &out(x[0].dim(0)))
+        })
+        .gpu_tol(GRID_SAMPLE_GPU_TOL)
+        .fd(&[&[2, 3, 5, 4]])
+        .gpu(&[&[1, 1, 4, 4]])
+        .gpu(&[&[3, 1, 33, 17]])
+        .gpu(&[&[2, 3, 64, 48]]),
+    ]
+}
+
 /// Every case the project has.
 pub fn all_cases() -> Vec<Case> {
     let mut v = core_cases();
     v.extend(stylegan_cases());
+    v.extend(augment_cases());
     v
 }
 

@@ -3,6 +3,7 @@
 //! layout), so the tensor layer can run either and tests can compare them.
 
 pub mod adain;
+pub mod augment;
 pub mod conv;
 pub mod elementwise;
 pub mod layout;

@@ -72,6 +72,14 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/resample/blur.wgsl"),
     ),
     (
+        "augment/grid_sample.wgsl",
+        include_str!("../../shaders/augment/grid_sample.wgsl"),
+    ),
+    (
+        "augment/grid_sample_adjoint.wgsl",
+        include_str!("../../shaders/augment/grid_sample_adjoint.wgsl"),
+    ),
+    (
         "adain/forward.wgsl",
         include_str!("../../shaders/adain/forward.wgsl"),
     ),

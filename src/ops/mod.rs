@@ -2,6 +2,7 @@
 //! launch or CPU reference, by the tensor's storage) and the backward rule side by side.
 
 pub mod adain;
+pub mod augment;
 pub mod binary;
 pub mod conv;
 pub mod layout;
@@ -15,6 +16,7 @@ pub mod tune;
 pub mod unary;
 
 pub use adain::adain;
+pub use augment::{affine_grid_sample, affine_grid_sample_backward};
 pub use binary::{add, div, mul, sub};
 pub use conv::{conv2d, conv2d_backward_data, conv2d_backward_weight};
 pub use layout::{concat, pad, permute, reshape, slice, transpose};

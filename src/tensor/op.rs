@@ -110,6 +110,17 @@ pub enum Op {
         x: Tensor,
         groups: usize,
     },
+    // Augmentation (ADA). theta is a constant, not an input: no gradient flows to it.
+    /// Per-image affine bilinear resampling with reflection (`ops::augment`).
+    AffineGridSample {
+        x: Tensor,
+        theta: std::sync::Arc<[[f64; 6]]>,
+    },
+    /// Its adjoint in x, itself differentiable (its backward is the sample).
+    AffineGridSampleBackward {
+        g: Tensor,
+        theta: std::sync::Arc<[[f64; 6]]>,
+    },
 }
 
 impl Op {
@@ -126,7 +137,9 @@ impl Op {
             | Op::Downsample2x { x }
             | Op::Blur { x }
             | Op::PixelNorm { x }
-            | Op::MbstdStat { x, .. } => vec![x],
+            | Op::MbstdStat { x, .. }
+            | Op::AffineGridSample { x, .. }
+            | Op::AffineGridSampleBackward { g: x, .. } => vec![x],
             Op::Adain { x, ys, yb } => vec![x, ys, yb],
             Op::Conv2d { x, w, b, .. } => [x, w].into_iter().chain(b.as_ref()).collect(),
             Op::Conv2dBackwardData { g, w, .. } => vec![g, w],
@@ -165,6 +178,8 @@ impl Op {
             Op::NoiseBiasAct { .. } => "noise_bias_act",
             Op::PixelNorm { .. } => "pixel_norm",
             Op::MbstdStat { .. } => "mbstd_stat",
+            Op::AffineGridSample { .. } => "affine_grid_sample",
+            Op::AffineGridSampleBackward { .. } => "affine_grid_sample_backward",
         }
     }
 }

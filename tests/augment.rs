@@ -1,0 +1,247 @@
+//! ADA's affine grid sample (issue 14): gradients against f64 finite differences (first and
+//! second order) and the GPU kernels against the CPU reference with NaN-poisoned outputs
+//! (cases in `sgw::check::suite::augment_cases`, shared with `gradcheck`); exact identity,
+//! flips, quarter turns and integer shifts; PyTorch's reflection formula; the adjoint's dot
+//! product identity where reflection folds several times.
+
+use sgw::check::suite::{augment_cases, rotate_zoom, run_case};
+use sgw::check::{random_input, table, Domain};
+use sgw::ops::{affine_grid_sample, affine_grid_sample_backward};
+use sgw::{Place, Tensor};
+
+fn check(name: &str) {
+    let cases: Vec<_> = augment_cases()
+        .into_iter()
+        .filter(|c| c.op == name)
+        .collect();
+    assert_eq!(cases.len(), 1, "no case named {name}");
+    let rows = run_case(&cases[0]);
+    let bad: Vec<_> = rows.iter().filter(|r| !r.pass).cloned().collect();
+    assert!(bad.is_empty(), "failures:\n{}", table(&bad));
+    for check in [
+        "grad vs FD",
+        "grad2 vs FD",
+        "gpu value",
+        "gpu grad",
+        "gpu grad2",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.check == check),
+            "{name} lacks {check}"
+        );
+    }
+}
+
+#[test]
+fn rotate_zoom_out() {
+    check("affine_grid_sample (rotate, zoom out)");
+}
+#[test]
+fn rotate_zoom_in() {
+    check("affine_grid_sample (rotate, zoom in)");
+}
+#[test]
+fn shear_anisotropic() {
+    check("affine_grid_sample (shear, anisotropic)");
+}
+#[test]
+fn sample_then_square_second_order() {
+    check("affine_grid_sample then square");
+}
+#[test]
+fn adjoint_op() {
+    check("affine_grid_sample_backward");
+}
+
+const PLACES: [Place; 3] = [Place::Cpu64, Place::Cpu32, Place::Gpu];
+
+/// Run the sample at every place and require `want` (from the f64 input) bit for bit.
+fn assert_exact(x: &Tensor, theta: &[[f64; 6]], want: &dyn Fn(usize, usize, usize, usize) -> f64) {
+    let (n, c, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+    for place in PLACES {
+        let _poison = sgw::gpu::set_poison(place == Place::Gpu);
+        let y = affine_grid_sample(&x.to_place(place), theta).to_vec_f64();
+        for b in 0..n {
+            for ch in 0..c {
+                for i in 0..h {
+                    for j in 0..w {
+                        let e = ((b * c + ch) * h + i) * w + j;
+                        let mut v = want(b, ch, i, j);
+                        if place != Place::Cpu64 {
+                            v = v as f32 as f64;
+                        }
+                        assert_eq!(y[e], v, "{place:?} at {:?}", (b, ch, i, j));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn at(x: &[f64], dims: [usize; 4], b: usize, c: usize, i: usize, j: usize) -> f64 {
+    x[((b * dims[1] + c) * dims[2] + i) * dims[3] + j]
+}
+
+/// Half-sample symmetric reflection of one step outside 0..n, written out independently of
+/// the library's `fold`: -1 -> 0, -2 -> 1, n -> n - 1, n + 1 -> n - 2.
+fn reflect_once(k: i64, n: usize) -> usize {
+    let n = n as i64;
+    (if k < 0 {
+        -1 - k
+    } else if k >= n {
+        2 * n - 1 - k
+    } else {
+        k
+    }) as usize
+}
+
+#[test]
+fn identity_theta_is_exact_identity() {
+    // H != W, neither a power of two: the normalised pixel centres are not exact in binary.
+    let x = random_input(&[2, 3, 7, 5], Domain::Any, 3);
+    let xv = x.to_vec_f64();
+    let id = [[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]; 2];
+    assert_exact(&x, &id, &|b, c, i, j| at(&xv, [2, 3, 7, 5], b, c, i, j));
+}
+
+#[test]
+fn integer_translation_is_an_exact_reflected_shift() {
+    // theta's translation is in normalised units: 2 k / W shifts the source by k pixels.
+    let (h, w) = (6usize, 9usize);
+    let x = random_input(&[2, 1, h, w], Domain::Any, 4);
+    let xv = x.to_vec_f64();
+    let shifts = [(3i64, -2i64), (-4, 5)];
+    let theta: Vec<[f64; 6]> = shifts
+        .iter()
+        .map(|&(dx, dy)| {
+            let (tx, ty) = (2.0 * dx as f64 / w as f64, 2.0 * dy as f64 / h as f64);
+            [1.0, 0.0, tx, 0.0, 1.0, ty]
+        })
+        .collect();
+    assert_exact(&x, &theta, &|b, c, i, j| {
+        let (dx, dy) = shifts[b];
+        let (si, sj) = (
+            reflect_once(i as i64 + dy, h),
+            reflect_once(j as i64 + dx, w),
+        );
+        at(&xv, [2, 1, h, w], b, c, si, sj)
+    });
+}
+
+#[test]
+fn flips_and_quarter_turns_are_exact() {
+    let n = 7usize;
+    let x = random_input(&[3, 2, n, n], Domain::Any, 5);
+    let xv = x.to_vec_f64();
+    let theta = [
+        [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0],  // x-flip
+        [0.0, -1.0, 0.0, 1.0, 0.0, 0.0],  // a quarter turn
+        [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0], // a half turn
+    ];
+    assert_exact(&x, &theta, &|b, c, i, j| {
+        let (si, sj) = match b {
+            0 => (i, n - 1 - j),
+            1 => (j, n - 1 - i),
+            _ => (n - 1 - i, n - 1 - j),
+        };
+        at(&xv, [3, 2, n, n], b, c, si, sj)
+    });
+}
+
+/// PyTorch's grid_sample (bilinear, padding_mode='reflection', align_corners=False) for one
+/// plane, transcribed from ATen's GridSampler.h: unnormalise, reflect the coordinate about
+/// -0.5 and size - 0.5 (fmod), clip to [0, size - 1], then the four taps with the in-bounds
+/// test.
+fn torch_grid_sample(x: &[f64], h: usize, w: usize, t: &[f64; 6]) -> Vec<f64> {
+    let reflect = |v: f64, size: usize| {
+        let (lo, span) = (-0.5, size as f64);
+        let v = (v - lo).abs();
+        let extra = v % span;
+        let flips = (v / span).floor() as i64;
+        let r = if flips % 2 == 0 {
+            extra + lo
+        } else {
+            span - extra + lo
+        };
+        r.clamp(0.0, size as f64 - 1.0)
+    };
+    let mut y = vec![0.0; h * w];
+    for i in 0..h {
+        for j in 0..w {
+            let xn = (2 * j + 1) as f64 / w as f64 - 1.0;
+            let yn = (2 * i + 1) as f64 / h as f64 - 1.0;
+            let gx = t[0] * xn + t[1] * yn + t[2];
+            let gy = t[3] * xn + t[4] * yn + t[5];
+            let ix = reflect(((gx + 1.0) * w as f64 - 1.0) / 2.0, w);
+            let iy = reflect(((gy + 1.0) * h as f64 - 1.0) / 2.0, h);
+            let (x0, y0) = (ix.floor(), iy.floor());
+            let mut v = 0.0;
+            for (yy, wy) in [(y0, 1.0 - (iy - y0)), (y0 + 1.0, iy - y0)] {
+                for (xx, wx) in [(x0, 1.0 - (ix - x0)), (x0 + 1.0, ix - x0)] {
+                    if xx >= 0.0 && yy >= 0.0 && xx < w as f64 && yy < h as f64 {
+                        v += wy * wx * x[yy as usize * w + xx as usize];
+                    }
+                }
+            }
+            y[i * w + j] = v;
+        }
+    }
+    y
+}
+
+#[test]
+fn matches_pytorch_reflection_formula() {
+    let (h, w) = (11usize, 8usize);
+    let mut theta = rotate_zoom(3, 0.35, &[1.6, 2.7, 0.55]);
+    theta.push([1.3, 0.4, 0.25, -0.3, 0.7, -0.5]);
+    theta.push([1.0, 0.0, 0.37, 0.0, 1.0, -0.81]);
+    let n = theta.len();
+    let x = random_input(&[n, 1, h, w], Domain::Any, 6);
+    let xv = x.to_vec_f64();
+    let y = affine_grid_sample(&x, &theta).to_vec_f64();
+    let mut worst = 0.0f64;
+    for (b, t) in theta.iter().enumerate() {
+        let plane = &xv[b * h * w..(b + 1) * h * w];
+        let want = torch_grid_sample(plane, h, w, t);
+        for (a, e) in y[b * h * w..(b + 1) * h * w].iter().zip(&want) {
+            worst = worst.max((a - e).abs());
+        }
+    }
+    assert!(worst < 1e-12, "differs from PyTorch's formula by {worst}");
+}
+
+/// <A x, g> = <x, A^T g>: the gather-form adjoint finds every output that taps a pixel, also
+/// where the reflection folds the image several times (zoom out 3.5) and under shear.
+#[test]
+fn adjoint_satisfies_the_dot_product_identity() {
+    let (h, w) = (13usize, 10usize);
+    let mut theta = rotate_zoom(2, 0.9, &[3.5, 0.45]);
+    theta.push([1.3, 0.9, 0.25, -0.3, 0.7, -1.5]);
+    let n = theta.len();
+    let x = random_input(&[n, 2, h, w], Domain::Any, 7);
+    let g = random_input(&[n, 2, h, w], Domain::Any, 8);
+    let dot = |a: &Tensor, b: &Tensor| -> f64 {
+        a.to_vec_f64()
+            .iter()
+            .zip(b.to_vec_f64())
+            .map(|(u, v)| u * v)
+            .sum()
+    };
+    let ax_g = dot(&affine_grid_sample(&x, &theta), &g);
+    let x_atg = dot(&x, &affine_grid_sample_backward(&g, &theta));
+    assert!(
+        (ax_g - x_atg).abs() < 1e-12 * ax_g.abs().max(1.0),
+        "<Ax, g> = {ax_g}, <x, A^T g> = {x_atg}"
+    );
+    // And the GPU adjoint against the CPU one, with poisoned outputs.
+    let cpu = affine_grid_sample_backward(&g, &theta).to_vec_f64();
+    let gpu = {
+        let _poison = sgw::gpu::set_poison(true);
+        affine_grid_sample_backward(&g.to_place(Place::Gpu), &theta).to_vec_f64()
+    };
+    let e = sgw::check::Errors::of(&gpu, &cpu, 1e-2);
+    assert!(
+        e.max_rel < sgw::check::suite::GRID_SAMPLE_GPU_TOL,
+        "GPU adjoint: {e}"
+    );
+}
