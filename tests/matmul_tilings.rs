@@ -1,9 +1,10 @@
-//! Every tile-row count the autotuner may pick for `matmul.wgsl` (`ops::tune::MATMUL_ROWS`),
-//! forced one by one, against the CPU reference with NaN-poisoned outputs: one-element
+//! Every configuration the autotuner may pick for `matmul.wgsl` (`ops::MatmulConfig`:
+//! tile rows and K-step), forced one by one, against the CPU reference with NaN-poisoned outputs: one-element
 //! products, sizes no tile divides, transposed and batched operands, a shared rank-2 operand.
 
 use sgw::gpu;
-use sgw::ops::{self, matmul_scaled, tune};
+use sgw::ops::matmul::{self as mm, MatmulConfig};
+use sgw::ops::{self, matmul_scaled};
 use sgw::tensor::{Place, Tensor};
 
 fn rand(shape: &[usize], block: u64) -> Tensor {
@@ -36,20 +37,24 @@ fn every_matmul_tile_candidate_matches_the_cpu_reference() {
         (&[2, 5, 19], &[2, 67, 19], false, true),
         (&[129, 8], &[129, 31], true, false),
     ];
+    assert_eq!(MatmulConfig::all().len(), 9, "3 tile heights x 3 K-steps");
     for (i, &(sa, sb, ta, tb)) in cases.iter().enumerate() {
+        for c in mm::matmul_candidates(sa[sa.len() - 2], sa[sa.len() - 1]) {
+            assert!(MatmulConfig::all().contains(&c), "{c:?}");
+        }
         let a = rand(sa, 2 * i as u64);
         let b = rand(sb, 2 * i as u64 + 1);
         let want = matmul_scaled(&a, &b, ta, tb, 0.6);
         let (ag, bg) = (a.to_gpu(), b.to_gpu());
-        for rows in tune::MATMUL_ROWS {
-            let _forced = tune::force_matmul_rows(Some(rows));
+        for c in MatmulConfig::all() {
+            let _forced = mm::force_matmul(Some(c));
             let _poison = gpu::set_poison(true);
             let got = matmul_scaled(&ag, &bg, ta, tb, 0.6);
             assert_eq!(got.shape(), want.shape());
             let e = rel_err(&got, &want);
             assert!(
                 e < 1e-5,
-                "ROWS {rows}, {sa:?} (t={ta}) x {sb:?} (t={tb}): relative error {e:e}"
+                "{c:?}, {sa:?} (t={ta}) x {sb:?} (t={tb}): relative error {e:e}"
             );
         }
     }

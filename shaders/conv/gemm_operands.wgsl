@@ -46,8 +46,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-// Reduction steps through workgroup memory.
-const BK: u32 = 16u;
 
 // The GEMM this workgroup works on: rows, columns, and its slice of the reduction.
 struct Extent {

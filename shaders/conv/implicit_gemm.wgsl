@@ -8,6 +8,8 @@
 
 // Rows of the output tile: 16, 32 or 64.
 override ROWS: u32 = 64u;
+// Reduction steps through workgroup memory per barrier: 8, 16 or 32 (the autotuner's K-step).
+override BK: u32 = 16u;
 
 const BN: u32 = 64u;
 
@@ -34,8 +36,8 @@ fn main(
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var r0 = e.r_begin; r0 < e.r_end; r0 = r0 + BK) {
-        // A: BK x ROWS values, 4 per invocation.
-        for (var i = 0u; i < 4u; i = i + 1u) {
+        // A: BK x ROWS values, BK / 4 per invocation.
+        for (var i = 0u; i < BK / 4u; i = i + 1u) {
             let am = flat / BK + (threads / BK) * i;
             a_tile[ak][am / 4u][am % 4u] = load_a(e, row0 + am, r0 + ak);
         }

@@ -8,6 +8,8 @@
 //!include conv/gemm_operands.wgsl
 
 const TILE: u32 = 128u;
+// Reduction steps through workgroup memory per barrier (the loads below assume 16).
+const BK: u32 = 16u;
 
 var<workgroup> wa: array<array<vec4<f32>, 32>, BK>; // [r][m / 4]
 var<workgroup> wb: array<array<vec4<f32>, 32>, BK>; // [r][column / 4]

@@ -4,7 +4,7 @@
 // operands need no copy. Each workgroup computes a ROWS x 64 tile of C with 16 x (ROWS / 4)
 // invocations, each holding a 4 x 4 block in vec4 registers (rows ty*4.., columns tx*4..).
 // ROWS (16, 32 or 64) follows M, so a minibatch of 8 does not fill a 64-row tile with zeros.
-// K advances in steps of 16 through workgroup memory. Out-of-range loads read 0.
+// K advances in steps of BK through workgroup memory. Out-of-range loads read 0.
 
 override ROWS: u32 = 64u;
 struct Params {
@@ -28,11 +28,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 const BN: u32 = 64u;
-const BK: u32 = 16u;
+// K advances this much per barrier: 8, 16 or 32 (the autotuner's K-step).
+override BK: u32 = 16u;
 
 // Sized for the largest ROWS; a smaller tile uses the first ROWS / 4 vec4s of each row.
-var<workgroup> a_tile: array<array<vec4<f32>, 16>, 16>; // [k][m / 4]
-var<workgroup> b_tile: array<array<vec4<f32>, 16>, 16>; // [k][n / 4]
+var<workgroup> a_tile: array<array<vec4<f32>, 16>, BK>; // [k][m / 4]
+var<workgroup> b_tile: array<array<vec4<f32>, 16>, BK>; // [k][n / 4]
 
 @compute @workgroup_size(16, ROWS / 4u)
 fn main(
@@ -51,8 +52,8 @@ fn main(
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < p.k; k0 = k0 + BK) {
-        // A tile: ROWS rows x 16 k, 4 values per invocation.
-        for (var t = 0u; t < 4u; t = t + 1u) {
+        // A tile: ROWS rows x BK k, BK / 4 values per invocation.
+        for (var t = 0u; t < BK / 4u; t = t + 1u) {
             let e = flat + t * threads;
             let am = e / BK;
             let ak = e % BK;

@@ -4,7 +4,7 @@
 
 use super::kernels::{conv_dims, ConvPass, KernelBench};
 use crate::gpu::autotune;
-use crate::ops::tune;
+use crate::ops::{matmul, tune};
 
 /// Whether the autotuner ran in this bench, and where its winners are kept.
 pub fn status_note() -> String {
@@ -36,10 +36,8 @@ pub fn describe(b: &KernelBench) -> Option<String> {
     let s = b.shape.as_str();
     if b.name == "matmul" {
         let (m, n, k) = (field(s, "M")?, field(s, "N")?, field(s, "K")?);
-        return Some(tune::describe_matmul(
-            &tune::matmul_key(1, m, n, k, [true, true]),
-            m,
-        ));
+        let key = matmul::matmul_key(1, m, n, k, [true, true]);
+        return Some(matmul::describe_matmul(&key, m, k));
     }
     let mode = ConvPass::ALL.iter().position(|p| p.name() == b.name)? as u32;
     let f = |k| field(s, k);

@@ -127,7 +127,7 @@ fn launch_pass(
     let out = ctx.alloc((d.n * m * d.hw()) as u64 * 4);
     let [gx, gy] = c.tiling.grid(m, d.n * d.hw());
     ctx.dispatch(
-        &c.tiling.kernel(mode, d),
+        &c.kernel(mode, d),
         &params(d, 1, 0, bias.is_some(), scale, bias_scale),
         &[src, wt, bias.unwrap_or(wt), &out],
         [gx, gy, 1],
@@ -143,7 +143,7 @@ fn launch_weight(c: ConvConfig, x: &GpuBuffer, g: &GpuBuffer, d: &ConvDims, scal
     let partial = ctx.alloc((d.k * cols * splits) as u64 * 4);
     let [gx, gy] = c.tiling.grid(d.k, cols);
     ctx.dispatch(
-        &c.tiling.kernel(2, d),
+        &c.kernel(2, d),
         &params(d, splits, chunk, false, scale, 0.0),
         &[x, g, x, &partial],
         [gx, gy, splits as u32],

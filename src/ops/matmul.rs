@@ -1,11 +1,11 @@
 //! Matrix products: forward (kernel `shaders/matmul/matmul.wgsl`, reference `cpu::matmul`)
 //! and backward. Transposes are strides, never copies.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use super::{same_place, sum_to, tune};
+use super::{same_place, sum_to, tile_rows};
 use crate::cpu::matmul::{self as cpu, MatView, MatmulDims};
-use crate::gpu::{self, GpuBuffer, Kernel};
+use crate::gpu::{self, autotune, GpuBuffer, Kernel};
 use crate::tensor::Op;
 use crate::tensor::{HostVec, Storage, Tensor};
 
@@ -109,24 +109,19 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
                 if k == 0 {
                     ctx.fill_u32(&out, 0);
                 } else {
-                    let launch = |rows: usize, out: &GpuBuffer| {
+                    let launch = |c: MatmulConfig, out: &GpuBuffer| {
                         let groups = [
                             n.div_ceil(64) as u32,
-                            m.div_ceil(rows) as u32,
+                            m.div_ceil(c.rows) as u32,
                             batches as u32,
                         ];
-                        ctx.dispatch(
-                            &Kernel::new("matmul/matmul.wgsl").with("ROWS", rows as f64),
-                            &params,
-                            &[x, y, out],
-                            groups,
-                        );
+                        ctx.dispatch(&c.kernel(), &params, &[x, y, out], groups);
                     };
-                    let key = || tune::matmul_key(batches, m, n, k, [av.col == 1, bv.col == 1]);
-                    let rows = tune::matmul_rows(key, m, &mut |r| {
-                        launch(r, &ctx.alloc((batches * m * n) as u64 * 4))
+                    let key = || matmul_key(batches, m, n, k, [av.col == 1, bv.col == 1]);
+                    let c = matmul_config(key, m, k, &mut |c| {
+                        launch(c, &ctx.alloc((batches * m * n) as u64 * 4))
                     });
-                    launch(rows, &out);
+                    launch(c, &out);
                 }
             }
             Storage::Gpu(Arc::new(out))
@@ -189,5 +184,135 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale
     match b {
         Some(b) => &y + &super::mul_scalar(b, bias_scale),
         None => y,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tile configurations: the rule, the autotuner's candidates, a forcing guard
+// ---------------------------------------------------------------------------------------
+
+/// The ROWS override candidates of `matmul.wgsl`.
+pub const MATMUL_ROWS: [usize; 3] = [16, 32, 64];
+
+/// A matmul configuration: tile rows (`ROWS`) and K-step (`BK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulConfig {
+    pub rows: usize,
+    pub k_step: usize,
+}
+
+impl MatmulConfig {
+    pub fn kernel(self) -> Kernel {
+        let k = Kernel::new("matmul/matmul.wgsl").with("ROWS", self.rows as f64);
+        match self.k_step {
+            16 => k,
+            bk => k.with("BK", bk as f64),
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self.k_step {
+            16 => format!("rows{}", self.rows),
+            bk => format!("rows{}k{bk}", self.rows),
+        }
+    }
+
+    /// Every configuration: what the candidate tests force one by one.
+    pub fn all() -> Vec<MatmulConfig> {
+        MATMUL_ROWS
+            .iter()
+            .flat_map(|&rows| super::tune::K_STEPS.map(|k_step| MatmulConfig { rows, k_step }))
+            .collect()
+    }
+}
+
+static FORCED_MATMUL: Mutex<Option<MatmulConfig>> = Mutex::new(None);
+
+/// Restores the forced matmul configuration in force before [`force_matmul`] on drop.
+#[must_use = "the configuration is restored when the guard drops"]
+pub struct ForcedMatmul(Option<MatmulConfig>);
+
+impl Drop for ForcedMatmul {
+    fn drop(&mut self) {
+        *FORCED_MATMUL.lock().unwrap_or_else(|e| e.into_inner()) = self.0;
+    }
+}
+
+/// Every matmul runs `c` (None: chosen) until the guard drops.
+pub fn force_matmul(c: Option<MatmulConfig>) -> ForcedMatmul {
+    ForcedMatmul(std::mem::replace(
+        &mut *FORCED_MATMUL.lock().unwrap_or_else(|e| e.into_inner()),
+        c,
+    ))
+}
+
+fn forced_matmul() -> Option<MatmulConfig> {
+    *FORCED_MATMUL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The shape class of a product of `batches` (m x k) by (k x n) matrices; `layout` tells
+/// which operands are read along rows (strides change which loads coalesce).
+pub fn matmul_key(batches: usize, m: usize, n: usize, k: usize, layout: [bool; 2]) -> String {
+    let p = usize::next_power_of_two;
+    format!(
+        "matmul z{} m{} n{} k{} l{}{}",
+        p(batches),
+        p(m),
+        p(n),
+        p(k),
+        layout[0] as u8,
+        layout[1] as u8
+    )
+}
+
+/// The rule (ROWS from m, BK 16) first, then fewer rows and the other K-steps (those up to
+/// k's length).
+pub fn matmul_candidates(m: usize, k: usize) -> Vec<MatmulConfig> {
+    let rule = MatmulConfig {
+        rows: tile_rows(m),
+        k_step: 16,
+    };
+    let mut out = vec![rule];
+    out.extend(
+        MatmulConfig::all()
+            .into_iter()
+            .filter(|c| *c != rule && c.rows <= rule.rows && (c.k_step <= 16 || k > 16)),
+    );
+    out
+}
+
+/// The configuration of an m x k by k x n product: forced, the rule, or the class's tuned
+/// winner (timed through `launch`, which records one run of a configuration).
+pub fn matmul_config(
+    key: impl FnOnce() -> String,
+    m: usize,
+    k: usize,
+    launch: &mut dyn FnMut(MatmulConfig),
+) -> MatmulConfig {
+    if let Some(c) = forced_matmul() {
+        return c;
+    }
+    let cands = matmul_candidates(m, k);
+    if !autotune::enabled() || cands.len() == 1 {
+        return cands[0];
+    }
+    let labels: Vec<String> = cands.iter().map(|c| c.label()).collect();
+    let i = autotune::tune(gpu::gpu(), &key(), &labels, &mut |i| launch(cands[i]));
+    cands[i]
+}
+
+/// What an m x k product of class `key` runs now, for `bench`.
+pub fn describe_matmul(key: &str, m: usize, k: usize) -> String {
+    if let Some(c) = forced_matmul() {
+        return format!("{} (forced)", c.label());
+    }
+    let cands = matmul_candidates(m, k);
+    let tuned = (autotune::enabled() && gpu::try_gpu().is_ok())
+        .then(|| autotune::cached(gpu::gpu(), key))
+        .flatten()
+        .filter(|l| cands.iter().any(|c| c.label() == *l));
+    match tuned {
+        Some(l) => format!("{l} (tuned)"),
+        None => format!("{} (rule)", cands[0].label()),
     }
 }

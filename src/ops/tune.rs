@@ -1,10 +1,10 @@
-//! Which tiles a convolution or a matmul runs with. Three sources, in order: a configuration
-//! forced by a guard (the candidate tests), the tiling policy (`gradcheck`,
-//! `bench --conv-tiling`), then either the fixed size rules or, with `gpu::autotune` on, the
-//! candidate that was fastest for the shape class on this adapter. Candidate 0 is always the
-//! rule, so a tuner that runs out of time keeps today's choice.
+//! Which tiles a convolution runs with (the matmul's are in `matmul.rs`). Three sources, in
+//! order: a configuration forced by a guard (the candidate tests), the tiling policy
+//! (`gradcheck`, `bench --conv-tiling`), then either the fixed size rules or, with
+//! `gpu::autotune` on, the candidate that was fastest for the shape class on this adapter.
+//! Candidate 0 is always the rule, so a tuner that runs out of time keeps today's choice.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use super::tile_rows;
@@ -17,6 +17,9 @@ const TARGET_GROUPS: usize = 512;
 const MIN_CHUNK: usize = 256;
 /// The split targets the tuner tries for the weight gradient: 0 is no split.
 const SPLIT_TARGETS: [usize; 4] = [0, 128, TARGET_GROUPS, 2048];
+/// The reduction steps per barrier (`BK`) of the narrow conv kernel and the matmul; 16 is
+/// the rule's (and the wide kernel's fixed one).
+pub const K_STEPS: [usize; 3] = [16, 32, 8];
 
 /// How a convolution GEMM is cut into workgroup tiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,19 +50,6 @@ impl Tiling {
     pub fn grid(self, rows: usize, cols: usize) -> [u32; 2] {
         let (tr, tc) = self.tile();
         [cols.div_ceil(tc) as u32, rows.div_ceil(tr) as u32]
-    }
-
-    /// The kernel for `mode` and `d`'s kernel size.
-    pub fn kernel(self, mode: u32, d: &ConvDims) -> Kernel {
-        let k = match self {
-            Tiling::Narrow(rows) => {
-                Kernel::new("conv/implicit_gemm.wgsl").with("ROWS", rows as f64)
-            }
-            Tiling::Wide => Kernel::new("conv/implicit_gemm_wide.wgsl"),
-        };
-        k.with("MODE", mode as f64)
-            .with("KH", d.kh as f64)
-            .with("KW", d.kw as f64)
     }
 
     pub fn label(self) -> String {
@@ -143,34 +133,69 @@ pub fn weight_splits(d: &ConvDims, t: Tiling) -> (usize, usize) {
     splits_for(d, t, TARGET_GROUPS)
 }
 
-/// One convolution configuration: the tiling, and for the weight gradient (MODE 2) the
-/// workgroup count its split-K aims for (ignored by the other passes).
+/// One convolution configuration: the tiling, the narrow kernel's reduction step per barrier
+/// (`BK`; the wide kernel's is 16), and for the weight gradient (MODE 2) the workgroup count
+/// its split-K aims for (ignored by the other passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvConfig {
     pub tiling: Tiling,
+    pub k_step: usize,
     pub split_target: usize,
 }
 
 impl ConvConfig {
+    /// The kernel for `mode` and `d`'s kernel size.
+    pub fn kernel(self, mode: u32, d: &ConvDims) -> Kernel {
+        let k = match self.tiling {
+            Tiling::Narrow(rows) => {
+                let k = Kernel::new("conv/implicit_gemm.wgsl").with("ROWS", rows as f64);
+                // The default stays out of the label, so profiles read as before.
+                match self.k_step {
+                    16 => k,
+                    bk => k.with("BK", bk as f64),
+                }
+            }
+            Tiling::Wide => Kernel::new("conv/implicit_gemm_wide.wgsl"),
+        };
+        k.with("MODE", mode as f64)
+            .with("KH", d.kh as f64)
+            .with("KW", d.kw as f64)
+    }
+
     /// (splits, chunk) of the weight gradient at `d`.
     pub fn splits(self, d: &ConvDims) -> (usize, usize) {
         splits_for(d, self.tiling, self.split_target)
     }
 
     pub fn label(self, mode: u32) -> String {
+        let t = match self.k_step {
+            16 => self.tiling.label(),
+            bk => format!("{}k{bk}", self.tiling.label()),
+        };
         match mode {
-            2 => format!("{}/g{}", self.tiling.label(), self.split_target),
-            _ => self.tiling.label(),
+            2 => format!("{t}/g{}", self.split_target),
+            _ => t,
         }
+    }
+
+    /// The tilings with their K-steps: three for each narrow tile, one for the wide.
+    fn tiles() -> impl Iterator<Item = (Tiling, usize)> {
+        Tiling::ALL.into_iter().flat_map(|t| {
+            let steps: &[usize] = match t {
+                Tiling::Narrow(_) => &K_STEPS,
+                Tiling::Wide => &[16],
+            };
+            steps.iter().map(move |&bk| (t, bk))
+        })
     }
 
     /// Every configuration any shape may run: what the candidate tests force one by one.
     pub fn all() -> Vec<ConvConfig> {
-        Tiling::ALL
-            .iter()
-            .flat_map(|&tiling| {
+        Self::tiles()
+            .flat_map(|(tiling, k_step)| {
                 SPLIT_TARGETS.map(|split_target| ConvConfig {
                     tiling,
+                    k_step,
                     split_target,
                 })
             })
@@ -193,37 +218,54 @@ pub fn conv_rule(mode: u32, d: &ConvDims) -> ConvConfig {
     let (rows, cols, _) = conv_gemm(mode, d);
     ConvConfig {
         tiling: tiling(rows, cols, mode == 2),
+        k_step: 16,
         split_target: TARGET_GROUPS,
     }
 }
 
-/// The rule first, then the other configurations worth timing at `d`: no tile with more
-/// rows than the rule's narrow tile would have (idle rows), wide tiles only for 64+ rows and
-/// 128+ columns, and no two weight-gradient splits that come out the same.
+/// The rule first, then the other configurations worth timing at `d`, those one knob away
+/// from the rule before the rest (a budget that runs out has tried the likeliest): no tile
+/// with more rows than the rule's narrow tile would have (idle rows), wide tiles only for
+/// 64+ rows and 128+ columns, K-steps up to the reduction's length, and no two
+/// weight-gradient splits that come out the same.
 pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
     let rule = conv_rule(mode, d);
-    let (rows, cols, _) = conv_gemm(mode, d);
-    let tilings = Tiling::ALL.into_iter().filter(|t| match t {
-        Tiling::Narrow(r) => *r <= tile_rows(rows),
-        Tiling::Wide => rows >= 64 && cols >= 128,
-    });
+    let (rows, cols, red) = conv_gemm(mode, d);
+    let useful = |t: &Tiling, bk: usize| {
+        let fits = match t {
+            Tiling::Narrow(r) => *r <= tile_rows(rows),
+            Tiling::Wide => rows >= 64 && cols >= 128,
+        };
+        fits && (bk <= 16 || red > 16)
+    };
     let targets: &[usize] = if mode == 2 {
         &SPLIT_TARGETS
     } else {
         &[TARGET_GROUPS]
     };
-    let mut out = vec![rule];
     let same = |a: &ConvConfig, b: &ConvConfig| {
-        a.tiling == b.tiling && (mode != 2 || a.splits(d) == b.splits(d))
+        a.tiling == b.tiling && a.k_step == b.k_step && (mode != 2 || a.splits(d) == b.splits(d))
     };
-    for tiling in tilings {
-        for &split_target in targets {
-            let c = ConvConfig {
+    let all: Vec<ConvConfig> = ConvConfig::tiles()
+        .filter(|(t, bk)| useful(t, *bk))
+        .flat_map(|(tiling, k_step)| {
+            targets.iter().map(move |&split_target| ConvConfig {
                 tiling,
+                k_step,
                 split_target,
-            };
-            if !out.iter().any(|o| same(o, &c)) {
-                out.push(c);
+            })
+        })
+        .collect();
+    let knobs = |c: &ConvConfig| {
+        (c.tiling != rule.tiling) as u8
+            + (c.k_step != rule.k_step) as u8
+            + (c.split_target != rule.split_target) as u8
+    };
+    let mut out = vec![rule];
+    for near in [true, false] {
+        for c in &all {
+            if (knobs(c) <= 1) == near && !out.iter().any(|o| same(o, c)) {
+                out.push(*c);
             }
         }
     }
@@ -313,83 +355,5 @@ pub fn describe_conv(mode: u32, d: &ConvDims) -> String {
     match mode {
         2 => format!("{} ({} splits, {why})", cfg.label(mode), cfg.splits(d).0),
         _ => format!("{} ({why})", cfg.label(mode)),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Matmul
-// ---------------------------------------------------------------------------------------
-
-/// The ROWS override candidates of `matmul.wgsl`.
-pub const MATMUL_ROWS: [usize; 3] = [16, 32, 64];
-
-static FORCED_ROWS: AtomicUsize = AtomicUsize::new(0);
-
-/// Restores the forced matmul tile rows in force before [`force_matmul_rows`] on drop.
-#[must_use = "the tile rows are restored when the guard drops"]
-pub struct ForcedRows(usize);
-
-impl Drop for ForcedRows {
-    fn drop(&mut self) {
-        FORCED_ROWS.store(self.0, Ordering::SeqCst);
-    }
-}
-
-/// Every matmul runs with `rows` tile rows (None: chosen) until the guard drops.
-pub fn force_matmul_rows(rows: Option<usize>) -> ForcedRows {
-    if let Some(r) = rows {
-        assert!(MATMUL_ROWS.contains(&r), "matmul tile rows {r}");
-    }
-    ForcedRows(FORCED_ROWS.swap(rows.unwrap_or(0), Ordering::SeqCst))
-}
-
-/// The shape class of a product of `batches` (m x k) by (k x n) matrices; `layout` tells
-/// which operands are read along rows (strides change which loads coalesce).
-pub fn matmul_key(batches: usize, m: usize, n: usize, k: usize, layout: [bool; 2]) -> String {
-    let p = usize::next_power_of_two;
-    format!(
-        "matmul z{} m{} n{} k{} l{}{}",
-        p(batches),
-        p(m),
-        p(n),
-        p(k),
-        layout[0] as u8,
-        layout[1] as u8
-    )
-}
-
-/// Tile rows for an m-row product: forced, the rule, or the class's tuned winner (timed
-/// through `launch`, which records one run with the given rows).
-pub fn matmul_rows(key: impl FnOnce() -> String, m: usize, launch: &mut dyn FnMut(usize)) -> usize {
-    let forced = FORCED_ROWS.load(Ordering::SeqCst);
-    if forced != 0 {
-        return forced;
-    }
-    let rule = tile_rows(m);
-    if !autotune::enabled() {
-        return rule;
-    }
-    let mut cands = vec![rule];
-    cands.extend(MATMUL_ROWS.iter().filter(|&&r| r < rule));
-    if cands.len() == 1 {
-        return rule;
-    }
-    let labels: Vec<String> = cands.iter().map(|r| format!("rows{r}")).collect();
-    let i = autotune::tune(gpu::gpu(), &key(), &labels, &mut |i| launch(cands[i]));
-    cands[i]
-}
-
-/// What an m-row product of class `key` runs now, for `bench`.
-pub fn describe_matmul(key: &str, m: usize) -> String {
-    let forced = FORCED_ROWS.load(Ordering::SeqCst);
-    if forced != 0 {
-        return format!("rows{forced} (forced)");
-    }
-    let tuned = (autotune::enabled() && gpu::try_gpu().is_ok())
-        .then(|| autotune::cached(gpu::gpu(), key))
-        .flatten();
-    match tuned {
-        Some(l) => format!("{l} (tuned)"),
-        None => format!("rows{} (rule)", tile_rows(m)),
     }
 }
