@@ -2,6 +2,7 @@
 //! equalized learning-rate constants, so the same network code runs on G and on its moving
 //! average G_ema (same names, same layout), on the GPU and on the CPU reference.
 
+pub mod augment;
 pub mod discriminator;
 pub mod generator;
 pub mod layers;

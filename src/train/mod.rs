@@ -5,6 +5,7 @@
 //! `run_dir` (logs and files of a run) and `sampling`, `generate`; `error` (why they stop).
 
 mod accumulate;
+pub mod ada;
 pub mod args;
 pub mod checkpoint;
 pub mod config;
