@@ -11,7 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::process::ExitCode;
+
 use super::train_step::{MemorySource, StepMemory};
+use super::BenchArgs;
 use crate::ops;
 use crate::tensor::Place;
 use crate::train::config::TrainConfig;
@@ -135,4 +138,42 @@ pub fn table(rows: &[PlanRow], budget_mib: f64) -> String {
         );
     }
     s
+}
+
+/// `bench --memory-plan`: the table, and the accumulation that fits where the batch does not.
+pub fn cli(args: &BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if !(args.memory_budget.is_finite() && args.memory_budget > 0.0) {
+        return Err(format!(
+            "--memory-budget must be > 0 GiB, not {}",
+            args.memory_budget
+        )
+        .into());
+    }
+    let budget = args.memory_budget * 1024.0;
+    let cfg = TrainConfig::full();
+    eprintln!("bench: memory plan of the default 256x256 schedule (meta tensors)");
+    let rows = plan(&cfg);
+    println!("{}", table(&rows, budget));
+    if rows.iter().any(|r| r.with_margin_mib() > budget) {
+        match fitting_accumulate(&cfg, budget) {
+            Some((k, fit)) => {
+                println!(
+                    "The default batches do not fit {} GiB; with --accumulate {k} (micro-batches \
+                     of batch/{k}, same global batch and results) every phase does:\n",
+                    args.memory_budget
+                );
+                println!("{}", table(&fit, budget));
+            }
+            None => println!(
+                "Even the smallest micro-batch does not fit {} GiB.",
+                args.memory_budget
+            ),
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@
 //! - [`report`]: the table and the JSON.
 //! - [`tiles`]: which tile configuration a conv or matmul row ran (rule, tuned, forced).
 //! - [`train_step`]: whole training steps per resolution, with the kernel families' shares.
-//! - [`memory_plan`]: the default 256x256 schedule's peak memory per phase, on meta tensors.
+//! - [`memory_plan`]: the 256x256 schedule's peak memory per phase, on meta tensors.
 
 pub mod ceilings;
 pub mod kernels;
@@ -31,7 +31,7 @@ use crate::gpu::{self, GpuContext, GpuError};
 use crate::ops::conv::{self, TilingPolicy};
 use crate::tensor::Place;
 use report::DeviceInfo;
-use timing::{summarize, time_cpu, time_gpu, CpuRates, Method};
+use timing::{cpu_runs, summarize, time_cpu, time_gpu, CpuRates, Method, CPU_LIMIT_S};
 
 /// Options of `stylegan-wgpu bench`.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -67,19 +67,13 @@ pub struct BenchArgs {
     /// wide (128 x 128) everywhere, to compare the two kernels on this device.
     #[arg(long, value_name = "auto|narrow|wide", value_parser = ["auto", "narrow", "wide"])]
     pub conv_tiling: Option<String>,
-    /// Only the memory plan: the default 256x256 schedule's peak memory per phase at its
-    /// batch, from meta tensors (no arithmetic, no GPU needed), against --memory-budget.
+    /// Only the memory plan: the 256x256 schedule's peak per phase (meta tensors, no GPU).
     #[arg(long)]
     pub memory_plan: bool,
     /// The device memory the plan checks against, GiB.
     #[arg(long, value_name = "GIB", default_value_t = 8.0)]
     pub memory_budget: f64,
 }
-
-/// A CPU run estimated longer than this is skipped (and printed as "-").
-const CPU_LIMIT_S: f64 = 5.0;
-/// The CPU side of one kernel takes about this long at most, repetitions included.
-const CPU_BUDGET_S: f64 = 10.0;
 
 struct Plan {
     warmup: usize,
@@ -101,16 +95,6 @@ impl Plan {
             step_runs: if args.quick { (1, 3) } else { (2, 10) },
         }
     }
-}
-
-/// (warm-up runs, timed runs) for a CPU side estimated at `est_s` seconds a run, or None
-/// when one run would exceed the limit. Slow ones get no warm-up and fewer repetitions.
-fn cpu_runs(est_s: f64, max_repeats: usize) -> Option<(usize, usize)> {
-    if est_s > CPU_LIMIT_S {
-        return None;
-    }
-    let reps = ((CPU_BUDGET_S / est_s.max(1e-9)) as usize).clamp(1, max_repeats.max(1));
-    Some((usize::from(est_s < 1.0), reps))
 }
 
 fn device_info(ctx: &GpuContext) -> DeviceInfo {
@@ -300,46 +284,12 @@ fn step_rows(
 /// The `bench` subcommand: run, print the table, write the JSON if asked.
 pub fn run_cli(args: &BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if args.memory_plan {
-        return memory_plan_cli(args);
+        return memory_plan::cli(args);
     }
     let report = run(args)?;
     print!("{}", report::table(&report));
     if let Some(path) = &args.json {
         std::fs::write(path, report.to_json() + "\n")
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `bench --memory-plan`: the table, and the accumulation that fits where the batch does not.
-fn memory_plan_cli(args: &BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if !(args.memory_budget.is_finite() && args.memory_budget > 0.0) {
-        return Err(format!("--memory-budget must be > 0 GiB, not {}", args.memory_budget).into());
-    }
-    let budget = args.memory_budget * 1024.0;
-    let cfg = crate::train::config::TrainConfig::full();
-    eprintln!("bench: memory plan of the default 256x256 schedule (meta tensors)");
-    let rows = memory_plan::plan(&cfg);
-    println!("{}", memory_plan::table(&rows, budget));
-    if rows.iter().any(|r| r.with_margin_mib() > budget) {
-        match memory_plan::fitting_accumulate(&cfg, budget) {
-            Some((k, fit)) => {
-                println!(
-                    "The default batches do not fit {} GiB; with --accumulate {k} (micro-batches \
-                     of batch/{k}, same global batch and results) every phase does:\n",
-                    args.memory_budget
-                );
-                println!("{}", memory_plan::table(&fit, budget));
-            }
-            None => println!(
-                "Even the smallest micro-batch does not fit {} GiB.",
-                args.memory_budget
-            ),
-        }
-    }
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }

@@ -171,6 +171,21 @@ impl CpuRates {
     }
 }
 
+/// A CPU run estimated longer than this is skipped (and printed as "-").
+pub(super) const CPU_LIMIT_S: f64 = 5.0;
+/// The CPU side of one kernel takes about this long at most, repetitions included.
+const CPU_BUDGET_S: f64 = 10.0;
+
+/// (warm-up runs, timed runs) for a CPU side estimated at `est_s` seconds a run, or None
+/// when one run would exceed the limit. Slow ones get no warm-up and fewer repetitions.
+pub(super) fn cpu_runs(est_s: f64, max_repeats: usize) -> Option<(usize, usize)> {
+    if est_s > CPU_LIMIT_S {
+        return None;
+    }
+    let reps = ((CPU_BUDGET_S / est_s.max(1e-9)) as usize).clamp(1, max_repeats.max(1));
+    Some((usize::from(est_s < 1.0), reps))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

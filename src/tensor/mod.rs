@@ -56,8 +56,19 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Inner {
     pub(crate) id: u64,
     pub(crate) shape: Vec<usize>,
-    pub(crate) storage: Storage,
+    pub(crate) place: Place,
+    /// The values; None in a graph edge (see [`Tensor::edge`]).
+    pub(crate) storage: Option<Storage>,
     pub(crate) requires_grad: bool,
+    /// The tensor's place in the graph, shared by the tensor and its edges.
+    pub(crate) graph: Arc<GraphSlots>,
+}
+
+/// What the graph knows of a tensor, shared between the tensor and the edges that ops
+/// recorded to it, so a walk through an edge finds the op that made it and a leaf's
+/// gradient lands where the tensor's owner reads it.
+#[derive(Default)]
+pub(crate) struct GraphSlots {
     /// The op that produced this tensor, while the graph is alive.
     pub(crate) node: Mutex<Option<Op>>,
     /// The name of the op this tensor was made by, once a walk without `retain_graph` has
@@ -98,11 +109,10 @@ impl Tensor {
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shape,
-            storage,
+            place: storage.place(),
+            storage: Some(storage),
             requires_grad: false,
-            node: Mutex::new(None),
-            released: Mutex::new(None),
-            grad: Mutex::new(None),
+            graph: Arc::default(),
         }))
     }
 
@@ -110,14 +120,18 @@ impl Tensor {
     /// requires them.
     pub(crate) fn from_op(storage: Storage, shape: Vec<usize>, op: Op) -> Tensor {
         let record = grad_mode::is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad());
+        let graph = GraphSlots {
+            // Inputs whose values the backward does not read are kept as edges only.
+            node: Mutex::new(record.then(|| op.keep_only_saved())),
+            ..GraphSlots::default()
+        };
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shape,
-            storage,
+            place: storage.place(),
+            storage: Some(storage),
             requires_grad: record,
-            node: Mutex::new(if record { Some(op) } else { None }),
-            released: Mutex::new(None),
-            grad: Mutex::new(None),
+            graph: Arc::new(graph),
         }))
     }
 
@@ -138,7 +152,16 @@ impl Tensor {
             "from_vec_f64: {} values for shape {shape:?}",
             data.len()
         );
-        Tensor::from_storage(Storage::F64(HostVec::arc(data)), shape.to_vec()).to_place(place)
+        let storage = match place {
+            Place::Cpu64 => Storage::F64(HostVec::arc(data)),
+            // Straight to f32: no f64 copy is counted on the way (the CPU optimisers' path).
+            Place::Cpu32 => Storage::F32(HostVec::arc(data.iter().map(|&x| x as f32).collect())),
+            Place::Meta => Storage::meta(data.len()),
+            Place::Gpu => {
+                return Tensor::from_vec(data.iter().map(|&x| x as f32).collect(), shape, place)
+            }
+        };
+        Tensor::from_storage(storage, shape.to_vec())
     }
 
     pub fn scalar(v: f64, place: Place) -> Tensor {
@@ -192,20 +215,49 @@ impl Tensor {
     pub fn numel(&self) -> usize {
         numel(&self.0.shape)
     }
+    /// The values.
+    ///
+    /// # Panics
+    /// On a graph edge (a backward rule reading an input its op did not save).
     pub fn storage(&self) -> &Storage {
-        &self.0.storage
+        self.0.storage.as_ref().unwrap_or_else(|| {
+            panic!(
+                "tensor #{} {:?}: its values were not saved for the backward (a graph edge)",
+                self.0.id, self.0.shape
+            )
+        })
+    }
+
+    /// The same node of the graph without its values: what an op records for an input
+    /// whose values its backward never reads (add, reshape, blur, ...), so the input's
+    /// memory goes as soon as nothing else holds it, as PyTorch frees unsaved tensors.
+    /// Shape, place, gradient recording and a leaf's gradient are those of `self`.
+    pub fn edge(&self) -> Tensor {
+        Tensor(Arc::new(Inner {
+            id: self.0.id,
+            shape: self.0.shape.clone(),
+            place: self.0.place,
+            storage: None,
+            requires_grad: self.0.requires_grad,
+            graph: self.0.graph.clone(),
+        }))
+    }
+
+    /// True for a graph edge made by [`Tensor::edge`].
+    pub fn is_edge(&self) -> bool {
+        self.0.storage.is_none()
     }
     pub fn device(&self) -> Device {
         self.place().device()
     }
     pub fn dtype(&self) -> DType {
-        match self.0.storage {
-            Storage::F64(_) => DType::F64,
+        match self.0.place {
+            Place::Cpu64 => DType::F64,
             _ => DType::F32,
         }
     }
     pub fn place(&self) -> Place {
-        self.0.storage.place()
+        self.0.place
     }
     pub fn requires_grad(&self) -> bool {
         self.0.requires_grad
@@ -222,16 +274,16 @@ impl Tensor {
 
     /// The same data with no history.
     pub fn detach(&self) -> Tensor {
-        Tensor::from_storage(self.0.storage.clone(), self.0.shape.clone())
+        Tensor::from_storage(self.storage().clone(), self.0.shape.clone())
     }
 
     /// The gradient accumulated by `backward`, for a leaf.
     pub fn grad(&self) -> Option<Tensor> {
-        self.0.grad.lock().unwrap().clone()
+        self.0.graph.grad.lock().unwrap().clone()
     }
 
     pub fn set_grad(&self, g: Option<Tensor>) {
-        *self.0.grad.lock().unwrap() = g;
+        *self.0.graph.grad.lock().unwrap() = g;
     }
 
     /// True while this tensor still holds the op that made it (the graph is alive).
@@ -240,21 +292,21 @@ impl Tensor {
     }
 
     pub(crate) fn node(&self) -> std::sync::MutexGuard<'_, Option<Op>> {
-        self.0.node.lock().unwrap()
+        self.0.graph.node.lock().unwrap()
     }
 
     /// Take the op out of the graph (freeing what it saved) and remember its name.
     pub(crate) fn release_node(&self) -> Option<Op> {
         let op = self.node().take();
         if let Some(op) = &op {
-            *self.0.released.lock().unwrap() = Some(op.name());
+            *self.0.graph.released.lock().unwrap() = Some(op.name());
         }
         op
     }
 
     /// The op whose record a walk released, if one did.
     pub(crate) fn released_op(&self) -> Option<&'static str> {
-        *self.0.released.lock().unwrap()
+        *self.0.graph.released.lock().unwrap()
     }
 
     /// True when both handles refer to the same tensor.
@@ -268,7 +320,7 @@ impl Tensor {
         if self.place() == place {
             return self.clone();
         }
-        Tensor::from_storage(self.0.storage.to_place(place), self.0.shape.clone())
+        Tensor::from_storage(self.storage().to_place(place), self.0.shape.clone())
     }
     pub fn to_cpu(&self) -> Tensor {
         match self.place() {
@@ -282,11 +334,11 @@ impl Tensor {
 
     /// The values as f32 (reads back from the GPU: a sync point).
     pub fn to_vec(&self) -> Vec<f32> {
-        self.0.storage.to_vec_f32()
+        self.storage().to_vec_f32()
     }
     /// The values as f64 (reads back from the GPU: a sync point).
     pub fn to_vec_f64(&self) -> Vec<f64> {
-        self.0.storage.to_vec_f64()
+        self.storage().to_vec_f64()
     }
     /// The single value of a one-element tensor.
     pub fn item(&self) -> f64 {

@@ -183,3 +183,79 @@ impl Op {
         }
     }
 }
+
+/// What each op saves for its backward (micrograd's rule next to PyTorch's saved tensors):
+/// inputs whose values the backward reads stay whole; the rest become graph edges
+/// ([`Tensor::edge`]), which keep the walk's path and the input's shape but not its memory.
+impl Op {
+    pub(crate) fn keep_only_saved(self) -> Op {
+        use UnaryOp::*;
+        let e = |t: Tensor| t.edge();
+        match self {
+            // The backward reads only g (linear ops, and piecewise-constant ones whose
+            // derivative is zero almost everywhere).
+            Op::Unary {
+                op: op @ (Neg | AddScalar(_) | MulScalar(_) | LeakyReluDeriv { .. } | Sign),
+                x,
+            } => Op::Unary { op, x: e(x) },
+            Op::Binary {
+                op: op @ (BinaryOp::Add | BinaryOp::Sub),
+                a,
+                b,
+            } => Op::Binary {
+                op,
+                a: e(a),
+                b: e(b),
+            },
+            Op::SumKeep { x, axes } => Op::SumKeep { x: e(x), axes },
+            Op::BroadcastTo { x } => Op::BroadcastTo { x: e(x) },
+            Op::Reshape { x } => Op::Reshape { x: e(x) },
+            Op::Permute { x, perm } => Op::Permute { x: e(x), perm },
+            Op::Concat { xs, axis } => Op::Concat {
+                xs: xs.into_iter().map(e).collect(),
+                axis,
+            },
+            Op::Slice { x, axis, start } => Op::Slice {
+                x: e(x),
+                axis,
+                start,
+            },
+            Op::Pad { x, axis, start } => Op::Pad {
+                x: e(x),
+                axis,
+                start,
+            },
+            Op::Upsample2x { x } => Op::Upsample2x { x: e(x) },
+            Op::Downsample2x { x } => Op::Downsample2x { x: e(x) },
+            Op::Blur { x } => Op::Blur { x: e(x) },
+            // The bias gradient is a sum of g: the bias itself is not read.
+            Op::Conv2d {
+                x,
+                w,
+                b,
+                scale,
+                bias_scale,
+            } => Op::Conv2d {
+                x,
+                w,
+                b: b.map(e),
+                scale,
+                bias_scale,
+            },
+            Op::AffineGridSample { x, theta } => Op::AffineGridSample { x: e(x), theta },
+            Op::AffineGridSampleBackward { g, theta } => {
+                Op::AffineGridSampleBackward { g: e(g), theta }
+            }
+            // Products, normalisations, convolutions' data and weights: values needed.
+            op @ (Op::Unary { .. }
+            | Op::Binary { .. }
+            | Op::Matmul { .. }
+            | Op::Conv2dBackwardData { .. }
+            | Op::Conv2dBackwardWeight { .. }
+            | Op::Adain { .. }
+            | Op::NoiseBiasAct { .. }
+            | Op::PixelNorm { .. }
+            | Op::MbstdStat { .. }) => op,
+        }
+    }
+}
