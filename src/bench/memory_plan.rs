@@ -159,7 +159,7 @@ pub fn cli(args: &BenchArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Some((k, fit)) => {
                 println!(
                     "The default batches do not fit {} GiB; with --accumulate {k} (micro-batches \
-                     of batch/{k}, same global batch and results) every phase does:\n",
+                     of batch/{k}, the same global batch per step) every phase does:\n",
                     args.memory_budget
                 );
                 println!("{}", table(&fit, budget));
