@@ -245,3 +245,28 @@ fn adjoint_satisfies_the_dot_product_identity() {
         "GPU adjoint: {e}"
     );
 }
+
+/// The GPU tolerance (`GRID_SAMPLE_GPU_TOL`) is f32's own, not the kernel's: the f32 CPU
+/// twin is as far from the f64 reference as the GPU is. (The GPU and the f32 twin also differ
+/// by as much: the kernel's compiler may fuse the coordinate's multiply-adds, which moves the
+/// coordinate by an ulp, as much as any f32 rounding does.)
+#[test]
+fn gpu_error_is_the_f32_coordinate_error() {
+    let theta = rotate_zoom(2, 0.35, &[2.7, 1.6]);
+    let x = random_input(&[2, 3, 64, 48], Domain::Any, 9);
+    let run = |place: Place| affine_grid_sample(&x.to_place(place), &theta).to_vec_f64();
+    let (f64_ref, f32_cpu) = (run(Place::Cpu64), run(Place::Cpu32));
+    let gpu = {
+        let _poison = sgw::gpu::set_poison(true);
+        run(Place::Gpu)
+    };
+    let gpu_vs_f64 = sgw::check::Errors::of(&gpu, &f64_ref, 1e-2).max_rel;
+    let f32_vs_f64 = sgw::check::Errors::of(&f32_cpu, &f64_ref, 1e-2).max_rel;
+    let gpu_vs_f32 = sgw::check::Errors::of(&gpu, &f32_cpu, 1e-2).max_rel;
+    eprintln!("gpu vs f64 {gpu_vs_f64:.2e}, f32 twin vs f64 {f32_vs_f64:.2e}, gpu vs f32 twin {gpu_vs_f32:.2e}");
+    assert!(
+        f32_vs_f64 > 1e-4,
+        "f32 is more accurate than the tolerance says"
+    );
+    assert!(gpu_vs_f64 < 2.0 * f32_vs_f64 && gpu_vs_f32 < 2.0 * f32_vs_f64);
+}
