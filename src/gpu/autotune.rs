@@ -248,8 +248,8 @@ pub fn tune(ctx: &GpuContext, key: &str, labels: &[String], run: &mut dyn FnMut(
 
 /// The fastest of `n` candidates, by GPU timestamps where the adapter has them (else wall
 /// clock around a sync, after a warm-up run that builds the pipeline). Candidate 0 is always
-/// timed; later ones only while `budget` lasts; one far slower than the best gets one run;
-/// the fastest wins if it beats candidate 0 by the margin.
+/// timed; later ones only while `budget` lasts; one far slower than the best, or taking an
+/// eighth of the budget, gets one run; the fastest wins if it beats candidate 0 by the margin.
 pub fn measure(ctx: &GpuContext, n: usize, budget: Duration, run: &mut dyn FnMut(usize)) -> usize {
     let start = Instant::now();
     let mut timer = GpuTimer::new(ctx, 2);
@@ -267,7 +267,9 @@ pub fn measure(ctx: &GpuContext, n: usize, budget: Duration, run: &mut dyn FnMut
         for _ in 0..REPS {
             let t = time_once(ctx, timer.as_mut(), &mut || run(i));
             fastest = fastest.min(t);
-            if t > ABSURD * best.0 || start.elapsed() > budget {
+            // Far slower than the best, or long enough that noise hardly matters.
+            let long = t > budget.as_secs_f64() / 8.0;
+            if t > ABSURD * best.0 || long || start.elapsed() > budget {
                 break;
             }
         }

@@ -224,7 +224,8 @@ pub fn conv_rule(mode: u32, d: &ConvDims) -> ConvConfig {
 }
 
 /// The rule first, then the other configurations worth timing at `d`, those one knob away
-/// from the rule before the rest (a budget that runs out has tried the likeliest): no tile
+/// from the rule before the rest and wide tiles first among them (a budget that runs out
+/// has tried the likeliest): no tile
 /// with more rows than the rule's narrow tile would have (idle rows), wide tiles only for
 /// 64+ rows and 128+ columns, K-steps up to the reduction's length, and no two
 /// weight-gradient splits that come out the same.
@@ -246,7 +247,7 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
     let same = |a: &ConvConfig, b: &ConvConfig| {
         a.tiling == b.tiling && a.k_step == b.k_step && (mode != 2 || a.splits(d) == b.splits(d))
     };
-    let all: Vec<ConvConfig> = ConvConfig::tiles()
+    let mut all: Vec<ConvConfig> = ConvConfig::tiles()
         .filter(|(t, bk)| useful(t, *bk))
         .flat_map(|(tiling, k_step)| {
             targets.iter().map(move |&split_target| ConvConfig {
@@ -261,12 +262,13 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
             + (c.k_step != rule.k_step) as u8
             + (c.split_target != rule.split_target) as u8
     };
+    // Where the wide tiles fit, the GEMM is large: try them first.
+    let rank = |c: &ConvConfig| (knobs(c) > 1, c.tiling != Tiling::Wide);
+    all.sort_by_key(rank);
     let mut out = vec![rule];
-    for near in [true, false] {
-        for c in &all {
-            if (knobs(c) <= 1) == near && !out.iter().any(|o| same(o, c)) {
-                out.push(*c);
-            }
+    for c in &all {
+        if !out.iter().any(|o| same(o, c)) {
+            out.push(*c);
         }
     }
     out
