@@ -2,7 +2,7 @@
 //! second order) and the GPU kernels against the CPU reference with NaN-poisoned outputs
 //! (cases in `sgw::check::suite::augment_cases`, shared with `gradcheck`); exact identity,
 //! flips, quarter turns and integer shifts; PyTorch's reflection formula; the adjoint's dot
-//! product identity where reflection folds several times.
+//! product identity where reflection folds several times; PyTorch itself where torch is installed.
 
 use sgw::check::suite::{augment_cases, rotate_zoom, run_case};
 use sgw::check::{random_input, table, Domain};
@@ -269,4 +269,73 @@ fn gpu_error_is_the_f32_coordinate_error() {
         "f32 is more accurate than the tolerance says"
     );
     assert!(gpu_vs_f64 < 2.0 * f32_vs_f64 && gpu_vs_f32 < 2.0 * f32_vs_f64);
+}
+
+/// PyTorch itself, where Python has torch: `F.affine_grid` + `F.grid_sample(bilinear,
+/// reflection, align_corners=False)` in f64, and its autograd gradient against our adjoint,
+/// with zoom out to 3.5 (several folds), zoom in, shear and the identity. Skipped, with a
+/// notice, without torch.
+#[test]
+fn matches_pytorch_grid_sample_when_torch_is_installed() {
+    use std::process::Command;
+    let has_torch = Command::new("python3")
+        .args(["-c", "import torch"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_torch {
+        println!("torch not installed: skipping the PyTorch grid_sample check");
+        return;
+    }
+    let (h, w) = (11usize, 8usize);
+    let mut theta = rotate_zoom(3, 0.9, &[3.5, 0.45, 1.6]);
+    theta.push([1.3, 0.9, 0.25, -0.3, 0.7, -1.5]);
+    theta.push([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let n = theta.len();
+    let x = random_input(&[n, 2, h, w], Domain::Any, 10);
+    let g = random_input(&[n, 2, h, w], Domain::Any, 11);
+    let dir = std::env::temp_dir().join(format!("sgw-grid-sample-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.bin");
+    let words: Vec<f64> = [x.to_vec_f64(), theta.concat(), g.to_vec_f64()].concat();
+    std::fs::write(&input, bytemuck::cast_slice::<f64, u8>(&words)).unwrap();
+    let script = format!(
+        "import torch, torch.nn.functional as F\n\
+         N, C, H, W = {n}, 2, {h}, {w}\n\
+         v = torch.frombuffer(bytearray(open({input:?}, 'rb').read()), dtype=torch.float64)\n\
+         e = N * C * H * W\n\
+         x = v[:e].reshape(N, C, H, W).clone().requires_grad_(True)\n\
+         th = v[e:e + 6 * N].reshape(N, 2, 3)\n\
+         g = v[e + 6 * N:].reshape(N, C, H, W)\n\
+         grid = F.affine_grid(th, (N, C, H, W), align_corners=False)\n\
+         y = F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=False)\n\
+         gx, = torch.autograd.grad(y, x, g)\n\
+         print('\\n'.join('%.17g' % t for t in torch.cat([y.flatten(), gx.flatten()]).tolist()))\n"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let torch: Vec<f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let ours = [
+        affine_grid_sample(&x, &theta).to_vec_f64(),
+        affine_grid_sample_backward(&g, &theta).to_vec_f64(),
+    ]
+    .concat();
+    assert_eq!(torch.len(), ours.len());
+    let worst = ours
+        .iter()
+        .zip(&torch)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-12, "differs from PyTorch by {worst}");
 }
