@@ -2,7 +2,8 @@
 //! second order) and the GPU kernels against the CPU reference with NaN-poisoned outputs
 //! (cases in `sgw::check::suite::augment_cases`, shared with `gradcheck`); exact identity,
 //! flips, quarter turns and integer shifts; PyTorch's reflection formula; the adjoint's dot
-//! product identity where reflection folds several times; PyTorch itself where torch is installed.
+//! product identity where reflection folds several times; PyTorch itself where torch is
+//! installed.
 
 use sgw::check::suite::{augment_cases, rotate_zoom, run_case};
 use sgw::check::{random_input, table, Domain};
