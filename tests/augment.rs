@@ -340,3 +340,17 @@ fn matches_pytorch_grid_sample_when_torch_is_installed() {
         .fold(0.0, f64::max);
     assert!(worst < 1e-12, "differs from PyTorch by {worst}");
 }
+
+/// On meta tensors (memory planning) both ops make a shape-only output of the image's size,
+/// also through a gradient.
+#[test]
+fn meta_tensors_pass_through() {
+    let theta = rotate_zoom(2, 0.3, &[1.2]);
+    let x = random_input(&[2, 3, 5, 4], Domain::Any, 12)
+        .to_place(Place::Meta)
+        .requires_grad_();
+    let y = affine_grid_sample(&x, &theta);
+    assert_eq!((y.place(), y.shape()), (Place::Meta, x.shape()));
+    let gx = sgw::grad(&[sgw::ops::sum_all(&y)], &[x.clone()], false);
+    assert_eq!((gx[0].place(), gx[0].shape()), (Place::Meta, x.shape()));
+}
