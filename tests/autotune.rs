@@ -147,3 +147,51 @@ fn tuning_is_off_by_default_switchable_and_its_cache_movable() {
     std::env::remove_var("SGW_AUTOTUNE_CACHE");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn candidate_lists_start_with_the_rule_and_hold_no_duplicates() {
+    let d = |n, c, k, h, w, ks| ConvDims {
+        n,
+        c,
+        k,
+        h,
+        w,
+        kh: ks,
+        kw: ks,
+    };
+    let big = d(32, 512, 512, 8, 8, 3);
+    let tiny = d(1, 3, 8, 8, 8, 1);
+    for (dims, mode) in [(big, 0), (big, 1), (big, 2), (tiny, 0), (tiny, 2)] {
+        let c = tune::conv_candidates(mode, &dims);
+        assert_eq!(
+            c[0],
+            tune::conv_rule(mode, &dims),
+            "mode {mode} at {dims:?}"
+        );
+        let mut seen: Vec<_> = c
+            .iter()
+            .map(|x| (x.tiling, x.k_step, (mode == 2).then(|| x.splits(&dims))))
+            .collect();
+        seen.sort_by_key(|s| format!("{s:?}"));
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            c.len(),
+            "duplicates for mode {mode} at {dims:?}"
+        );
+    }
+    // A large layer: the rule is narrow here, and the wide tiles are the next to be timed.
+    let c = tune::conv_candidates(0, &big);
+    assert_eq!(c[0].tiling, tune::Tiling::Narrow(64));
+    assert_eq!(c[1].tiling, tune::Tiling::Wide);
+    // A three-channel 1x1 layer: 8 rows, one tile height. Forward: a reduction of 3, so no
+    // K-step above 16. Weight gradient: 64 pixels, too few to split; all three K-steps.
+    let c = tune::conv_candidates(0, &tiny);
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert_eq!(tune::conv_candidates(2, &tiny).len(), 3, "K-steps 16, 32, 8");
+    // Matmul: the rule, then fewer rows and other K-steps.
+    let m = sgw::ops::matmul::matmul_candidates(256, 256);
+    assert_eq!(m[0].label(), "rows64");
+    assert_eq!(m.len(), 9);
+    assert_eq!(sgw::ops::matmul::matmul_candidates(8, 4).len(), 2);
+}

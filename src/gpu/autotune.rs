@@ -55,8 +55,8 @@ pub fn enabled() -> bool {
     ON.load(Ordering::SeqCst) && !env_disabled()
 }
 
-/// Tuning time per shape class: `SGW_AUTOTUNE_BUDGET_MS`, default 200 ms. The first
-/// candidate (the fixed rule) is always timed; the others only while time is left.
+/// Tuning time per shape class: `SGW_AUTOTUNE_BUDGET_MS`, default 200 ms, or twice one run
+/// of the rule where that is longer (see [`measure`]).
 pub fn budget() -> Duration {
     let ms = std::env::var("SGW_AUTOTUNE_BUDGET_MS")
         .ok()
@@ -65,6 +65,8 @@ pub fn budget() -> Duration {
     Duration::from_millis(ms)
 }
 
+/// After the rule, the others may take this many times its run (where that beats the budget).
+const RELATIVE: f64 = 2.0;
 /// Timed runs per candidate at most (the minimum is kept: noise only adds time).
 const REPS: usize = 3;
 /// A candidate whose first run is this many times the best so far gets no more runs.
@@ -248,15 +250,18 @@ pub fn tune(ctx: &GpuContext, key: &str, labels: &[String], run: &mut dyn FnMut(
 
 /// The fastest of `n` candidates, by GPU timestamps where the adapter has them (else wall
 /// clock around a sync, after a warm-up run that builds the pipeline). Candidate 0 is always
-/// timed; later ones only while `budget` lasts; one far slower than the best, or taking an
-/// eighth of the budget, gets one run; the fastest wins if it beats candidate 0 by the margin.
+/// timed; later ones while `budget` lasts, or for twice the rule's own time after it where
+/// that is longer (a layer that takes seconds on a slow device still gets its likeliest
+/// alternatives tried, once, at the cost of a few of its own runs); one far slower than the
+/// best, or taking an eighth of the budget, gets one run; the fastest wins if it beats
+/// candidate 0 by the margin.
 pub fn measure(ctx: &GpuContext, n: usize, budget: Duration, run: &mut dyn FnMut(usize)) -> usize {
-    let start = Instant::now();
+    let mut deadline = Instant::now() + budget;
     let mut timer = GpuTimer::new(ctx, 2);
     ctx.sync();
     let mut best = (f64::INFINITY, 0);
     for i in 0..n {
-        if i > 0 && start.elapsed() > budget {
+        if i > 0 && Instant::now() > deadline {
             break;
         }
         if timer.is_none() {
@@ -269,9 +274,13 @@ pub fn measure(ctx: &GpuContext, n: usize, budget: Duration, run: &mut dyn FnMut
             fastest = fastest.min(t);
             // Far slower than the best, or long enough that noise hardly matters.
             let long = t > budget.as_secs_f64() / 8.0;
-            if t > ABSURD * best.0 || long || start.elapsed() > budget {
+            if t > ABSURD * best.0 || long || Instant::now() > deadline {
                 break;
             }
+        }
+        if i == 0 {
+            deadline = deadline
+                .max(Instant::now() + Duration::from_secs_f64((RELATIVE * fastest).min(60.0)));
         }
         let bar = if best.1 == 0 { MARGIN * best.0 } else { best.0 };
         if i == 0 || fastest < bar {
