@@ -427,3 +427,25 @@ fn an_activation_only_a_linear_op_reads_is_freed_when_the_forward_moves_on() {
     let g = sgw::autograd::grad_of(&sgw::ops::sum_all(&c), &x, false).to_vec();
     assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0));
 }
+
+/// The optimiser's guard (loss + sum of g^2) makes no gradient-sized copy: during it the
+/// pool's live bytes rise by a few kilobytes of row sums, not by the gradient's size.
+#[test]
+fn the_optimisers_guard_makes_no_gradient_sized_copy() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ctx = gpu::gpu();
+    let n = 1usize << 20;
+    let g = sgw::ops::rand_uniform(&[n], 1, 0, -1.0, 1.0, Place::Gpu);
+    let loss = Tensor::scalar(1.0, Place::Gpu);
+    ctx.sync();
+    ctx.reset_peak();
+    let before = ctx.memory().live_requested_bytes;
+    let guard = sgw::optim::adam::guard(&loss, &g);
+    assert!(guard.item().is_finite());
+    let extra = ctx.memory().peak_requested_bytes - before;
+    assert!(
+        extra < 16 * 1024,
+        "{extra} bytes for a guard of {} bytes",
+        n * 4
+    );
+}

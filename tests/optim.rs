@@ -191,3 +191,38 @@ fn non_finite_step_is_skipped() {
         assert_ne!(group.to_vecs(), before);
     }
 }
+
+/// The guard's sum of squares (one pass, no squared copy): GPU f32 with poisoned outputs
+/// against the CPU in f64, at lengths that split into rows and one that cannot (a prime),
+/// and a NaN or an infinity anywhere makes it non-finite.
+#[test]
+fn sum_of_squares_matches_the_cpu_and_sees_every_element() {
+    use sgw::ops::reduce::sum_of_squares;
+    for n in [1usize, 63, 4096 * 3, 8192 * 5 + 64, 100_003] {
+        let x = rand_uniform(&[n], 5, n as u64, -2.0, 2.0, Place::Cpu64);
+        let want: f64 = x.to_vec_f64().iter().map(|v| v * v).sum();
+        let cpu = sum_of_squares(&x).item();
+        assert!(
+            (cpu - want).abs() <= 1e-12 * want,
+            "n={n}: cpu {cpu} vs {want}"
+        );
+        let gpu = {
+            let _poison = sgw::gpu::set_poison(true);
+            sum_of_squares(&x.to_gpu()).item()
+        };
+        // f32 accumulation over up to 1e5 terms in rows then row sums.
+        assert!(
+            (gpu - want).abs() <= 1e-5 * want,
+            "n={n}: gpu {gpu} vs {want}"
+        );
+        for bad in [f64::NAN, f64::INFINITY] {
+            let mut v = x.to_vec_f64();
+            v[n - 1] = bad;
+            let t = Tensor::from_vec_f64(v, &[n], Place::Gpu);
+            assert!(
+                !sum_of_squares(&t).item().is_finite(),
+                "n={n}: {bad} missed"
+            );
+        }
+    }
+}

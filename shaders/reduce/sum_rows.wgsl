@@ -3,6 +3,12 @@
 // a strided partial sum per invocation, then a tree in workgroup memory.
 
 override PER_THREAD: bool = false;
+// Sum the squares instead (the optimiser's finiteness guard: no squared copy in memory).
+override SQUARE: bool = false;
+
+fn term(v: f32) -> f32 {
+    return select(v, v * v, SQUARE);
+}
 
 struct Params {
     m: u32,
@@ -29,7 +35,7 @@ fn main(
         if (row < p.m) {
             var s = 0.0;
             for (var k = 0u; k < p.k; k = k + 1u) {
-                s = s + x[row * p.k + k];
+                s = s + term(x[row * p.k + k]);
             }
             y[row] = s * p.scale;
         }
@@ -39,7 +45,7 @@ fn main(
     var s = 0.0;
     if (row < p.m) {
         for (var k = lid; k < p.k; k = k + WG) {
-            s = s + x[row * p.k + k];
+            s = s + term(x[row * p.k + k]);
         }
     }
     let total = reduce_sum(lid, s);

@@ -4,7 +4,7 @@
 //! Reuse is safe without waiting for the GPU: every use of a buffer is recorded into the one
 //! queue in program order, and wgpu inserts the barriers between dispatches.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 pub struct BufferPool {
@@ -16,7 +16,8 @@ pub struct BufferPool {
 
 #[derive(Default)]
 struct PoolState {
-    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    /// Idle buffers by size class, smallest first (a request may take a bigger one).
+    free: BTreeMap<u64, Vec<wgpu::Buffer>>,
     stats: MemoryStats,
 }
 
@@ -114,12 +115,19 @@ impl MemoryStats {
     }
 }
 
-/// Four classes per octave: at most 19% of a buffer is slack.
+/// How far above its own size class a request may take an idle buffer, in quarters of the
+/// class (a quarter of an octave below 1 MiB): 2 is up to 1.5x the class.
+const REUSE_UP: u64 = 2;
+
+/// Four classes per octave below 1 MiB (at most 19% of a buffer is slack), sixteen from
+/// 1 MiB up (at most 6%): a big buffer's rounding costs real memory (parameter arenas,
+/// flat gradients), while small ones gain more from sharing a class.
 pub fn size_class(bytes: u64) -> u64 {
     let b = bytes.max(256);
     let p = 63 - (b - 1).leading_zeros() as u64; // 2^p < b <= 2^(p+1) for b > 1
     let base = 1u64 << p;
-    let step = (base / 4).max(1);
+    let per_octave = if base >= 1 << 20 { 16 } else { 4 };
+    let step = (base / per_octave).max(1);
     b.div_ceil(step) * step
 }
 
@@ -134,11 +142,19 @@ impl BufferPool {
     /// A storage buffer of at least `bytes` bytes with undefined contents.
     pub fn acquire(self: &Arc<Self>, bytes: u64) -> GpuBuffer {
         let class = size_class(bytes);
-        let reused = {
+        let (class, reused) = {
             let mut st = self.state.lock().unwrap();
-            let b = st.free.get_mut(&class).and_then(|v| v.pop());
-            st.stats.hand_out(class, bytes, b.is_some());
-            b
+            // The smallest idle buffer of this class or up to REUSE_UP classes above it:
+            // reusing a somewhat bigger idle buffer holds less than creating a new one next
+            // to it (idle buffers of other sizes are most of a step's pool slack).
+            let limit = class + class / 4 * REUSE_UP;
+            let hit = st
+                .free
+                .range_mut(class..=limit)
+                .find_map(|(&c, v)| v.pop().map(|b| (c, b)));
+            let class = hit.as_ref().map_or(class, |(c, _)| *c);
+            st.stats.hand_out(class, bytes, hit.is_some());
+            (class, hit.map(|(_, b)| b))
         };
         let buffer = match reused {
             Some(b) => b,
@@ -181,6 +197,16 @@ impl BufferPool {
     }
 
     /// Drop every idle buffer (frees device memory, e.g. between resolutions).
+    /// Idle buffers per size class (class bytes, count), smallest first.
+    pub fn idle_classes(&self) -> Vec<(u64, usize)> {
+        let st = self.state.lock().unwrap();
+        st.free
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(&c, v)| (c, v.len()))
+            .collect()
+    }
+
     pub fn trim(&self) {
         let mut st = self.state.lock().unwrap();
         st.free.clear();
@@ -274,5 +300,23 @@ mod tests {
             assert!(c as f64 <= (b.max(256) as f64) * 1.25 + 1.0, "{b} -> {c}");
             assert_eq!(c % 4, 0);
         }
+    }
+
+    #[test]
+    fn big_buffers_round_up_by_at_most_a_sixteenth_of_their_octave() {
+        // Just over a power of two is the worst case: 2^p + 1 -> 2^p + 2^p / 16.
+        for p in 20..34 {
+            let b = (1u64 << p) + 1;
+            assert_eq!(size_class(b), (1 << p) + (1 << (p - 4)), "2^{p} + 1");
+        }
+        // G's parameter arena of the default model (26,081,223 floats, 100 MiB): 6% at most.
+        let arena = 26_081_223u64 * 4;
+        let c = size_class(arena);
+        assert!(
+            c >= arena && (c - arena) as f64 <= 0.0625 * arena as f64,
+            "{c}"
+        );
+        // Below 1 MiB the classes stay coarse, so small tensors keep sharing them.
+        assert_eq!(size_class((1 << 19) + 1), (1 << 19) + (1 << 17));
     }
 }

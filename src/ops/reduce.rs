@@ -27,7 +27,18 @@ const SHORT_ROW: usize = 32;
 
 /// y[m] = scale * sum of row m of a row-major [m, k] storage.
 pub(crate) fn sum_rows_storage(x: &Storage, m: usize, k: usize, scale: f64) -> Storage {
+    rows_storage(x, m, k, scale, false)
+}
+
+/// y[m] = scale * sum of row m (of its squares when `square`).
+fn rows_storage(x: &Storage, m: usize, k: usize, scale: f64, square: bool) -> Storage {
     match x {
+        Storage::F32(v) if square => {
+            Storage::F32(HostVec::arc(cpu::sum_square_rows(v, m, k, scale)))
+        }
+        Storage::F64(v) if square => {
+            Storage::F64(HostVec::arc(cpu::sum_square_rows(v, m, k, scale)))
+        }
         Storage::F32(v) => Storage::F32(HostVec::arc(cpu::sum_rows(v, m, k, scale))),
         Storage::F64(v) => Storage::F64(HostVec::arc(cpu::sum_rows(v, m, k, scale))),
         Storage::Meta(_) => Storage::meta(m),
@@ -44,7 +55,8 @@ pub(crate) fn sum_rows_storage(x: &Storage, m: usize, k: usize, scale: f64) -> S
             };
             ctx.dispatch(
                 &Kernel::new("reduce/sum_rows.wgsl")
-                    .with("PER_THREAD", if short { 1.0 } else { 0.0 }),
+                    .with("PER_THREAD", if short { 1.0 } else { 0.0 })
+                    .with("SQUARE", if square { 1.0 } else { 0.0 }),
                 &SumRowsParams {
                     m: m as u32,
                     k: k as u32,
@@ -108,6 +120,23 @@ pub fn mean(x: &Tensor, axes: &[usize], keepdim: bool) -> Tensor {
 pub fn sum_all(x: &Tensor) -> Tensor {
     let axes: Vec<usize> = (0..x.rank()).collect();
     sum(x, &axes, false)
+}
+
+/// The sum of the squares of every element, as a scalar, with no graph (the optimisers'
+/// finiteness guard). No squared copy of `x` is made: rows of a few thousand elements are
+/// squared and summed in one pass, then the row sums are added.
+pub fn sum_of_squares(x: &Tensor) -> Tensor {
+    let n = x.numel();
+    // Rows of 1024..=8192 elements where the length allows, else one row.
+    let k = (1024..=8192)
+        .rev()
+        .step_by(64)
+        .find(|k| n.is_multiple_of(*k) && n / k > 1)
+        .unwrap_or(n.max(1));
+    let rows = rows_storage(x.storage(), n / k.max(1), k, 1.0, true);
+    let m = rows.len();
+    let total = rows_storage(&rows, 1, m, 1.0, false);
+    Tensor::from_storage(total, Vec::new())
 }
 
 /// Mean of every element, as a scalar.

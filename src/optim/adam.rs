@@ -146,6 +146,7 @@ impl Adam {
 
 /// The guard of a step: loss + sum(g^2), finite exactly when the loss and every gradient are.
 pub fn guard(loss: &Tensor, flat_grad: &Tensor) -> Tensor {
-    use crate::ops::{reshape, square, sum_all};
-    reshape(&(&sum_all(&square(flat_grad)) + &reshape(loss, &[])), &[1])
+    use crate::ops::{reduce::sum_of_squares, reshape};
+    let loss = reshape(&loss.detach(), &[]);
+    reshape(&(&sum_of_squares(flat_grad) + &loss), &[1])
 }

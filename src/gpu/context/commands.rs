@@ -205,6 +205,11 @@ impl GpuContext {
         self.pool.reset_peak()
     }
 
+    /// The pool's idle buffers per size class (class bytes, count), smallest first.
+    pub fn idle_classes(&self) -> Vec<(u64, usize)> {
+        self.pool.idle_classes()
+    }
+
     /// Free the pool's idle buffers (device memory back to the driver).
     pub fn trim_pool(&self) {
         self.pool.trim()
