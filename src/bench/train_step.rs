@@ -235,6 +235,11 @@ pub fn measure(
         } else {
             BTreeMap::new()
         };
+        // A steady step's memory: the pool starts from what the step itself leaves idle,
+        // not from one-off buffers (the autotuner's trial outputs, earlier resolutions).
+        ctx.sync();
+        ctx.trim_pool();
+        step();
         ctx.sync();
         let mem = StepMemory::measure(MemorySource::Gpu(ctx), &mut t, &reals, start);
         let row = TrainStepRow {
