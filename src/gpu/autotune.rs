@@ -245,6 +245,10 @@ pub fn tune(ctx: &GpuContext, key: &str, labels: &[String], run: &mut dyn FnMut(
     }
     let i = measure(ctx, labels.len(), budget(), run);
     remember(ctx, key, &labels[i]);
+    // The trials' outputs and split-K scratch went back to the pool in sizes the run may
+    // never ask for again: give them to the driver rather than hold them for the whole run
+    // (tuning happens once per shape class; the step's own buffers come back next step).
+    ctx.trim_pool();
     i
 }
 

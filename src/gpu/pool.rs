@@ -196,7 +196,6 @@ impl BufferPool {
             .reset_peak();
     }
 
-    /// Drop every idle buffer (frees device memory, e.g. between resolutions).
     /// Idle buffers per size class (class bytes, count), smallest first.
     pub fn idle_classes(&self) -> Vec<(u64, usize)> {
         let st = self.state.lock().unwrap();
@@ -207,6 +206,7 @@ impl BufferPool {
             .collect()
     }
 
+    /// Drop every idle buffer (frees device memory, e.g. between resolutions).
     pub fn trim(&self) {
         let mut st = self.state.lock().unwrap();
         st.free.clear();
