@@ -166,3 +166,33 @@ fn the_ceiling_kernels_compute_what_they_count() {
     assert_eq!(&got[..src.len()], &src[..]);
     assert!(got[src.len()..].iter().all(|v| v.is_nan()), "copied past n");
 }
+
+/// `bench --memory-plan` (the CLI users run to see whether the schedule fits their card):
+/// one row per phase of the default 256x256 schedule, the verdicts follow the budget, a
+/// budget too small for the batch names an accumulation, and a bad budget is an error.
+#[test]
+fn the_memory_plan_command_checks_a_budget_and_names_an_accumulation() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stylegan-wgpu"))
+            .args(["bench", "--memory-plan"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--memory-budget", "64"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("x"))
+        .collect();
+    // 4x4 stable, then a fade-in and a stable phase for each of 8..256.
+    assert_eq!(rows.len(), 13, "{text}");
+    assert!(rows.iter().all(|r| r.ends_with("| yes |")), "{text}");
+    assert!(!text.contains("--accumulate"), "{text}");
+    let tight = String::from_utf8_lossy(&run(&["--memory-budget", "6"]).stdout).to_string();
+    assert!(tight.contains("with --accumulate 2"), "{tight}");
+    let bad = run(&["--memory-budget", "0"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--memory-budget must be > 0"));
+}
