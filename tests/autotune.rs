@@ -188,7 +188,11 @@ fn candidate_lists_start_with_the_rule_and_hold_no_duplicates() {
     // K-step above 16. Weight gradient: 64 pixels, too few to split; all three K-steps.
     let c = tune::conv_candidates(0, &tiny);
     assert_eq!(c.len(), 2, "{c:?}");
-    assert_eq!(tune::conv_candidates(2, &tiny).len(), 3, "K-steps 16, 32, 8");
+    assert_eq!(
+        tune::conv_candidates(2, &tiny).len(),
+        3,
+        "K-steps 16, 32, 8"
+    );
     // Matmul: the rule, then fewer rows and other K-steps.
     let m = sgw::ops::matmul::matmul_candidates(256, 256);
     assert_eq!(m[0].label(), "rows64");
