@@ -18,6 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN="${1:-target/release/stylegan-wgpu}"
 [ -x "$BIN" ] || { echo "no binary at $BIN: cargo build --release --features mpi"; exit 1; }
+# Bit-for-bit comparisons between processes need the same kernels in each: the autotuner
+# could pick different tiles or split-K (a different sum order) in different processes.
+export SGW_AUTOTUNE=off
 MPIRUN=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
 WORK="$(mktemp -d)"
