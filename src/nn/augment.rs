@@ -1,8 +1,11 @@
-//! ADA's geometric augmentations (stylegan2-ada-pytorch `augment.py`, the "bg" part of
-//! "bgc"): x-flip, 90-degree rotations, integer translation, isotropic scale, arbitrary
-//! rotation (twice, around the anisotropic scale), anisotropic scale and fractional
-//! translation, each applied with probability p times its strength, composed into one inverse
-//! matrix per image and applied by one `affine_grid_sample` (bilinear, reflection).
+//! ADA's augmentations (stylegan2-ada-pytorch `augment.py`, "bgc"). Geometric ("bg"):
+//! x-flip, 90-degree rotations, integer translation, isotropic scale, arbitrary rotation
+//! (twice, around the anisotropic scale), anisotropic scale and fractional translation,
+//! each applied with probability p times its strength, composed into one inverse matrix
+//! per image and applied by one `affine_grid_sample` (bilinear, reflection).
+//! Colour ("c"): brightness, contrast, and on RGB luma flip, hue rotation and saturation,
+//! composed into one 3 x 4 colour matrix per image and applied with broadcast ops
+//! ([`augment_colour`]). [`Pipeline`] runs both, geometric first, as the official code.
 //!
 //! Simplification against the official code: no 2x supersampling with the sym6 wavelet
 //! filter around the resample (so a zoom-out aliases a little more), and the reflection is
@@ -13,7 +16,7 @@
 //! batch (`first` + b), so micro-batches and ranks draw what the unsplit batch would.
 
 use crate::cpu::random::{normal, uniform01, words};
-use crate::ops::affine_grid_sample;
+use crate::ops::{self, affine_grid_sample};
 use crate::tensor::Tensor;
 
 /// Strengths (multipliers of p) and magnitudes of the geometric augmentations.
@@ -183,4 +186,210 @@ pub fn augment_geometric(
         return x.clone();
     }
     affine_grid_sample(x, &theta)
+}
+
+/// Strengths (multipliers of p) and magnitudes of the colour augmentations (the "c" of
+/// "bgc"). Luma flip, hue and saturation act on RGB images only.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Colour {
+    pub brightness: f64,
+    /// Standard deviation of the added brightness.
+    pub brightness_std: f64,
+    pub contrast: f64,
+    /// log2 standard deviation of the contrast factor.
+    pub contrast_std: f64,
+    pub lumaflip: f64,
+    pub hue: f64,
+    /// Largest hue rotation, as a fraction of a half turn.
+    pub hue_max: f64,
+    pub saturation: f64,
+    /// log2 standard deviation of the saturation factor.
+    pub saturation_std: f64,
+}
+
+impl Default for Colour {
+    /// The official "bgc" pipeline's colour settings.
+    fn default() -> Self {
+        Colour {
+            brightness: 1.0,
+            brightness_std: 0.2,
+            contrast: 1.0,
+            contrast_std: 0.5,
+            lumaflip: 1.0,
+            hue: 1.0,
+            hue_max: 1.0,
+            saturation: 1.0,
+            saturation_std: 1.0,
+        }
+    }
+}
+
+type M4 = [[f64; 4]; 4];
+/// The top three rows of a homogeneous colour transform: out = M[:, :3] rgb + M[:, 3].
+pub type ColourMatrix = [[f64; 4]; 3];
+/// The identity colour transform.
+pub const COLOUR_IDENTITY: ColourMatrix = [
+    [1.0, 0.0, 0.0, 0.0],
+    [0.0, 1.0, 0.0, 0.0],
+    [0.0, 0.0, 1.0, 0.0],
+];
+
+fn mul4(a: &M4, b: &M4) -> M4 {
+    let mut c = [[0.0; 4]; 4];
+    for (i, row) in c.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = (0..4).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    c
+}
+
+fn eye4() -> M4 {
+    let mut m = [[0.0; 4]; 4];
+    for (i, row) in m.iter_mut().enumerate() {
+        row[i] = 1.0;
+    }
+    m
+}
+
+/// Per image, the colour transform C of the official code (each step left-multiplies: C =
+/// X C): brightness (translate by b ~ N(0, 0.2)), contrast (scale by 2^N(0, 0.5), about 0,
+/// the grey of [-1, 1] images), and with `channels` = 3 luma flip (Householder reflection
+/// through the plane orthogonal to the luma axis v = (1, 1, 1)/sqrt 3), hue rotation (about
+/// v, up to a half turn) and saturation (scale orthogonal to v by 2^N(0, 1)). Each is drawn
+/// with probability p times its strength; at p = 0 every matrix is the identity, exactly.
+#[allow(clippy::too_many_arguments)]
+pub fn colour_matrices(
+    c: &Colour,
+    p: f64,
+    n: usize,
+    channels: usize,
+    seed: u64,
+    step: u64,
+    first: usize,
+) -> Vec<ColourMatrix> {
+    let rgb = channels == 3;
+    let pi = std::f64::consts::PI;
+    let s3 = 1.0 / 3f64.sqrt();
+    let v = [s3, s3, s3, 0.0];
+    let vv: M4 = std::array::from_fn(|i| std::array::from_fn(|j| v[i] * v[j]));
+    (0..n)
+        .map(|b| {
+            let image = (first + b) as u64;
+            let draw = |stage: u64| words(seed ^ AUG_KEY, (step << 32) + (stage << 24), image);
+            let u = uniform01;
+            let mut m = eye4();
+            let mut then = |x: M4| m = mul4(&x, &m);
+            let d = draw(16);
+            if u(d[2]) < c.brightness * p {
+                let t = normal(d[0], d[1]) * c.brightness_std;
+                let mut x = eye4();
+                (x[0][3], x[1][3], x[2][3]) = (t, t, t);
+                then(x);
+            }
+            let d = draw(17);
+            if u(d[2]) < c.contrast * p {
+                let s = (normal(d[0], d[1]) * c.contrast_std).exp2();
+                let mut x = eye4();
+                (x[0][0], x[1][1], x[2][2]) = (s, s, s);
+                then(x);
+            }
+            let d = draw(18);
+            if rgb && u(d[1]) < c.lumaflip * p && (u(d[0]) * 2.0).floor() == 1.0 {
+                then(std::array::from_fn(|i| {
+                    std::array::from_fn(|j| eye4()[i][j] - 2.0 * vv[i][j])
+                }));
+            }
+            let d = draw(19);
+            if rgb && u(d[1]) < c.hue * p {
+                let th = (u(d[0]) * 2.0 - 1.0) * pi * c.hue_max;
+                let (s, cs) = th.sin_cos();
+                let cc = 1.0 - cs;
+                let [x, y, z, _] = v;
+                then([
+                    [x * x * cc + cs, x * y * cc - z * s, x * z * cc + y * s, 0.0],
+                    [y * x * cc + z * s, y * y * cc + cs, y * z * cc - x * s, 0.0],
+                    [z * x * cc - y * s, z * y * cc + x * s, z * z * cc + cs, 0.0],
+                    [0.0, 0.0, 0.0, 1.0],
+                ]);
+            }
+            let d = draw(20);
+            if rgb && u(d[2]) < c.saturation * p {
+                let s = (normal(d[0], d[1]) * c.saturation_std).exp2();
+                then(std::array::from_fn(|i| {
+                    std::array::from_fn(|j| vv[i][j] + (eye4()[i][j] - vv[i][j]) * s)
+                }));
+            }
+            [m[0], m[1], m[2]]
+        })
+        .collect()
+}
+
+/// Apply the colour augmentations to images x [N, C, H, W] with differentiable ops: for RGB
+/// a per-image 3 x 3 matrix and offset (broadcast multiply, sum over the input channel,
+/// add); for other channel counts, as the official code does for grayscale, the gain (the
+/// mean over the rows of the matrix's row sums) and offset (their mean). Returns x as it is
+/// when every matrix is the identity (always at p = 0).
+pub fn augment_colour(
+    x: &Tensor,
+    c: &Colour,
+    p: f64,
+    seed: u64,
+    step: u64,
+    first: usize,
+) -> Tensor {
+    let (n, ch, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+    let m = colour_matrices(c, p, n, ch, seed, step, first);
+    if m.iter().all(|m| *m == COLOUR_IDENTITY) {
+        return x.clone();
+    }
+    let place = x.place();
+    if ch == 3 {
+        let lin: Vec<f64> = m
+            .iter()
+            .flat_map(|r| r.iter().flat_map(|row| row[..3].to_vec()))
+            .collect();
+        let off: Vec<f64> = m.iter().flat_map(|r| r.iter().map(|row| row[3])).collect();
+        let lin = Tensor::from_vec_f64(lin, &[n, 3, 3, 1], place);
+        let off = Tensor::from_vec_f64(off, &[n, 3, 1], place);
+        let xs = ops::reshape(x, &[n, 1, 3, h * w]);
+        let y = ops::sum(&ops::mul(&lin, &xs), &[2], false);
+        return ops::reshape(&ops::add(&y, &off), &[n, 3, h, w]);
+    }
+    let gain: Vec<f64> = m
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|row| row[..3].iter().sum::<f64>())
+                .sum::<f64>()
+                / 3.0
+        })
+        .collect();
+    let off: Vec<f64> = m
+        .iter()
+        .map(|r| r.iter().map(|row| row[3]).sum::<f64>() / 3.0)
+        .collect();
+    let gain = Tensor::from_vec_f64(gain, &[n, 1, 1, 1], place);
+    let off = Tensor::from_vec_f64(off, &[n, 1, 1, 1], place);
+    ops::add(&ops::mul(x, &gain), &off)
+}
+
+/// The whole "bgc" pipeline: the geometric augmentations, then the colour ones, as the
+/// official code orders them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pipeline {
+    pub geometric: Geometric,
+    pub colour: Colour,
+}
+
+impl Pipeline {
+    /// Augment images x [N, C, H, W] at probability p; draws keyed by (seed, step) and the
+    /// image's index `first` + b in the whole batch. At p = 0, x itself.
+    pub fn apply(&self, x: &Tensor, p: f64, seed: u64, step: u64, first: usize) -> Tensor {
+        if p <= 0.0 {
+            return x.clone();
+        }
+        let y = augment_geometric(x, &self.geometric, p, seed, step, first);
+        augment_colour(&y, &self.colour, p, seed, step, first)
+    }
 }

@@ -39,6 +39,21 @@ impl AdaController {
         }
     }
 
+    /// The official controller with another target and speed (the run's `ada_target`,
+    /// `ada_kimg`).
+    pub fn with(target: f64, kimg_to_one: f64) -> Self {
+        AdaController {
+            target,
+            kimg_to_one,
+            ..Self::new()
+        }
+    }
+
+    /// Minibatches recorded since the last update of p.
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+
     /// Record one minibatch: the sum of sign(D(real)) over its `reals` images. Every
     /// `interval` minibatches p moves (by the images actually seen, which is batch * interval
     /// when the batch is constant); returns r_t when it did.

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use super::config::{Loss, TrainConfig};
+use super::config::{AugmentMode, Loss, TrainConfig};
 use super::config_file;
 use super::device::DeviceChoice;
 use super::error::{FileOp, Result, TrainError};
@@ -50,6 +50,10 @@ pub struct TrainArgs {
     /// wgan-gp (default) or logistic-r1.
     #[arg(long)]
     pub loss: Option<Loss>,
+    /// Augment every image D sees (stylegan2-ada's "bgc" pipeline): ada (p adapts to D's
+    /// overfitting), fixed:P (constant probability P in [0, 1]) or none (default).
+    #[arg(long, value_name = "ada|fixed:P|none")]
+    pub augment: Option<String>,
     /// Adam learning rate at every resolution.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -131,6 +135,10 @@ pub fn check_flags(a: &TrainArgs) -> Result<()> {
             "--channels must be 1 (grayscale) or 3 (RGB), got {c}"
         )));
     }
+    if let Some(m) = &a.augment {
+        m.parse::<AugmentMode>()
+            .map_err(|e| TrainError::Invalid(format!("--{e}")))?;
+    }
     if a.slice_axis.is_some() && a.dataset != "nifti" {
         return Err(TrainError::Invalid(
             "--slice-axis applies to `train nifti` only".into(),
@@ -211,6 +219,9 @@ pub fn resolve_config(
     }
     if let Some(lr) = a.lr {
         cfg.set_lr(lr);
+    }
+    if let Some(m) = &a.augment {
+        cfg.augment = m.clone();
     }
     if let Some(s) = a.seed {
         cfg.seed = s;

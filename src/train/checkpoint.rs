@@ -6,7 +6,8 @@
 //! lr_mul 0.01); `opt_G/m`, `opt_G/v`, `opt_D/m`, `opt_D/v` (Adam moments in the group's flat
 //! layout, parameters in file order, each padded to a multiple of 64); `w_avg` [1, w_dim].
 //! Metadata (strings): `format`, `config` (the run's TOML), `images`, `step`, `phase`,
-//! `skipped_d`, `skipped_g`, `adam_g_t`, `adam_d_t`.
+//! `skipped_d`, `skipped_g`, `adam_g_t`, `adam_d_t`, `ada` (ADA's controller as JSON: p and
+//! the sums since its last update; absent in older checkpoints, which load with p = 0).
 //!
 //! Written atomically: to `<file>.tmp`, flushed to disk, then renamed over the old file.
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
+use super::ada::AdaController;
 use super::config::TrainConfig;
 use super::trainer::{Progress, Trainer};
 use crate::nn::{Discriminator, Generator};
@@ -82,6 +84,10 @@ pub fn save(t: &Trainer, path: &Path) -> Result<(), CheckpointError> {
         ("skipped_g", p.skipped_g.to_string()),
         ("adam_g_t", t.adam_g.t.to_string()),
         ("adam_d_t", t.adam_d.t.to_string()),
+        (
+            "ada",
+            serde_json::to_string(&t.ada_state()).expect("the controller serialises"),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -296,6 +302,13 @@ impl Checkpoint {
         let w_dim = t.cfg.model.w_dim;
         let w = self.take("w_avg", &[1, w_dim])?.clone();
         t.w_avg = Tensor::from_vec(w, &[1, w_dim], place);
+        if let Some(text) = self.meta.get("ada") {
+            let mut ada: AdaController = serde_json::from_str(text)
+                .map_err(|e| err(&self.path, format!("bad ADA state {text:?}: {e}")))?;
+            // p and the sums carry on; target and speed are the configuration's.
+            (ada.target, ada.kimg_to_one) = (t.cfg.ada_target, t.cfg.ada_kimg);
+            t.ada = ada;
+        }
         t.progress = Progress {
             images: self.number("images")?,
             step: self.number("step")?,

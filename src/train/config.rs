@@ -40,6 +40,51 @@ impl std::str::FromStr for Loss {
     }
 }
 
+/// Which images D sees augmented (ADA, Karras et al. 2020), as `--augment` spells it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AugmentMode {
+    /// D sees the images as they are (the run is what it was before augmentation existed).
+    None,
+    /// Every image D sees is augmented with probability p, which adapts to D's overfitting.
+    Ada,
+    /// Every image D sees is augmented with a fixed probability p in [0, 1].
+    Fixed(f64),
+}
+
+impl std::fmt::Display for AugmentMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AugmentMode::None => f.write_str("none"),
+            AugmentMode::Ada => f.write_str("ada"),
+            AugmentMode::Fixed(p) => write!(f, "fixed:{p}"),
+        }
+    }
+}
+
+impl std::str::FromStr for AugmentMode {
+    type Err = TrainError;
+    /// `ada`, `none` or `fixed:P` with 0 <= P <= 1.
+    fn from_str(s: &str) -> Result<Self, TrainError> {
+        let bad = |why: String| {
+            TrainError::Invalid(format!(
+                "augment {s:?}: {why}; use ada (adaptive p), fixed:P (a constant p, 0 <= P <= 1, e.g. fixed:0.2) or none"
+            ))
+        };
+        match s.trim() {
+            "none" => Ok(AugmentMode::None),
+            "ada" => Ok(AugmentMode::Ada),
+            t => match t.strip_prefix("fixed:") {
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(p) if (0.0..=1.0).contains(&p) => Ok(AugmentMode::Fixed(p)),
+                    Ok(p) => Err(bad(format!("the probability {p} is not in [0, 1]"))),
+                    Err(_) => Err(bad(format!("{v:?} is not a number"))),
+                },
+                None => Err(bad("unknown mode".into())),
+            },
+        }
+    }
+}
+
 /// Which dataset and where.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +115,16 @@ pub struct TrainConfig {
     pub gp_lambda: f64,
     pub drift_epsilon: f64,
     pub r1_gamma: f64,
+    /// `none`, `ada` or `fixed:P` ([`AugmentMode`]): what D's images go through. Configurations
+    /// written before it existed load with `none`.
+    #[serde(default = "no_augment")]
+    pub augment: String,
+    /// ADA's target for r_t = E[sign(D(real))] (official: 0.6).
+    #[serde(default = "ada_target")]
+    pub ada_target: f64,
+    /// ADA's speed: thousands of images over which p may go from 0 to 1 (official: 500).
+    #[serde(default = "ada_kimg")]
+    pub ada_kimg: f64,
     /// Images (thousands) per fade and per stable phase.
     pub kimg_per_phase: f64,
     /// Lengths in images of the first phases, fixed when a resume changed `kimg_per_phase`
@@ -130,6 +185,9 @@ impl TrainConfig {
             gp_lambda: 10.0,
             drift_epsilon: 0.001,
             r1_gamma: 10.0,
+            augment: no_augment(),
+            ada_target: ada_target(),
+            ada_kimg: ada_kimg(),
             kimg_per_phase: 600.0,
             phase_images: Vec::new(),
             batch: batch.into_iter().collect(),
@@ -188,6 +246,11 @@ impl TrainConfig {
         self.lr.get(&res).copied().unwrap_or(0.001)
     }
 
+    /// The augmentation mode `augment` names (checked by [`Self::validate`]).
+    pub fn augment_mode(&self) -> Result<AugmentMode, TrainError> {
+        self.augment.parse()
+    }
+
     /// Override every resolution's batch.
     pub fn set_batch(&mut self, b: usize) {
         for v in self.batch.values_mut() {
@@ -220,6 +283,14 @@ impl TrainConfig {
         positive("sample_every_kimg", self.sample_every_kimg)?;
         positive("checkpoint_every_kimg", self.checkpoint_every_kimg)?;
         positive("ema_half_life_kimg", self.ema_half_life_kimg)?;
+        positive("ada_kimg", self.ada_kimg)?;
+        if !(-1.0..=1.0).contains(&self.ada_target) {
+            return Err(TrainError::Invalid(format!(
+                "ada_target must be in [-1, 1] (a mean of signs), got {}",
+                self.ada_target
+            )));
+        }
+        self.augment_mode()?;
         if self.accumulate == 0 {
             return Err(TrainError::Invalid(
                 "accumulate must be at least 1 (1: no gradient accumulation)".into(),
@@ -288,6 +359,18 @@ impl TrainConfig {
 
 fn one() -> usize {
     1
+}
+
+fn no_augment() -> String {
+    "none".into()
+}
+
+fn ada_target() -> f64 {
+    0.6
+}
+
+fn ada_kimg() -> f64 {
+    500.0
 }
 
 /// TOML tables need string keys: resolutions are written as "4", "8", ...

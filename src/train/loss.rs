@@ -1,22 +1,62 @@
 //! The two GAN objectives, each with its second-order penalty (differentiated through D).
+//! With augmentation (ADA) the critic augments every image before D scores it, so reals,
+//! fakes, the penalty's images (differentiated through the augmentation) and G's step all
+//! see it; each kind of call draws its own augmentations.
 
 use crate::autograd::grad;
+use crate::nn::augment::Pipeline;
 use crate::nn::Discriminator;
 use crate::ops::{self, mean_all, softplus, square, sum};
 use crate::params::ParamGroup;
 use crate::tensor::Tensor;
 
-/// What the discriminator sees: its network, parameters, resolution and fade.
+/// What the discriminator sees: its network, parameters, resolution and fade, and the
+/// augmentation in front of it.
 pub struct Critic<'a> {
     pub net: &'a Discriminator,
     pub params: &'a ParamGroup,
     pub res: usize,
     pub alpha: f64,
+    pub augment: Option<Augment<'a>>,
+}
+
+/// The augmentation of one pass: the pipeline, its probability and the keys of its draws
+/// (the run's seed, the step, and the index of the pass's first image in the step's batch).
+#[derive(Clone, Copy)]
+pub struct Augment<'a> {
+    pub pipeline: &'a Pipeline,
+    pub p: f64,
+    pub seed: u64,
+    pub step: u64,
+    pub first: usize,
+}
+
+/// Which images a call of D scores: each kind draws its own augmentations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    Real = 0,
+    Fake = 1,
+    /// WGAN-GP's interpolates.
+    Mix = 2,
+    /// The fakes of G's step.
+    GenFake = 3,
 }
 
 impl Critic<'_> {
-    pub fn score(&self, img: &Tensor) -> Tensor {
-        self.net.forward(self.params, img, self.res, self.alpha)
+    /// The images D is given for `img` (augmented, or `img` itself).
+    pub fn seen(&self, img: &Tensor, kind: Seen) -> Tensor {
+        match &self.augment {
+            Some(a) if a.p > 0.0 => {
+                a.pipeline
+                    .apply(img, a.p, a.seed, a.step * 4 + kind as u64, a.first)
+            }
+            _ => img.clone(),
+        }
+    }
+
+    pub fn score(&self, img: &Tensor, kind: Seen) -> Tensor {
+        self.net
+            .forward(self.params, &self.seen(img, kind), self.res, self.alpha)
     }
 }
 
@@ -45,10 +85,11 @@ pub fn d_wgan_gp(
     lambda: f64,
     eps: f64,
 ) -> Tensor {
-    d_wgan_gp_probed(d, real, fake, u, (lambda, eps), &mut |_| {})
+    d_wgan_gp_probed(d, real, fake, u, (lambda, eps), &mut |_| {}).0
 }
 
-/// [`d_wgan_gp`], calling `probe` at each [`LossPoint`] (`bench` measures memory there).
+/// [`d_wgan_gp`], calling `probe` at each [`LossPoint`] (`bench` measures memory there);
+/// also returns D's scores of the reals [B, 1] (detached; ADA's overfitting measure).
 pub fn d_wgan_gp_probed(
     d: &Critic,
     real: &Tensor,
@@ -56,11 +97,11 @@ pub fn d_wgan_gp_probed(
     u: &Tensor,
     (lambda, eps): (f64, f64),
     probe: &mut dyn FnMut(LossPoint),
-) -> Tensor {
-    let d_real = d.score(real);
-    let d_fake = d.score(fake);
+) -> (Tensor, Tensor) {
+    let d_real = d.score(real, Seen::Real);
+    let d_fake = d.score(fake, Seen::Fake);
     let mix = (real + &(u * &(fake - real))).detach().requires_grad_();
-    let d_mix = d.score(&mix);
+    let d_mix = d.score(&mix, Seen::Mix);
     probe(LossPoint::ScoresDone);
     let g = grad(&[ops::sum_all(&d_mix)], std::slice::from_ref(&mix), true).remove(0);
     // The tiny constant keeps sqrt differentiable should a gradient vanish exactly.
@@ -69,40 +110,41 @@ pub fn d_wgan_gp_probed(
     let b = real.dim(0);
     let per_sample = &(&(&d_fake - &d_real) + &ops::mul_scalar(&square(&d_real), eps))
         + &ops::mul_scalar(&ops::reshape(&gp, &[b, 1]), lambda);
-    mean_all(&per_sample)
+    (mean_all(&per_sample), d_real.detach())
 }
 
 /// The WGAN generator loss: -D(fake).
 pub fn g_wgan(d: &Critic, fake: &Tensor) -> Tensor {
-    ops::neg(&mean_all(&d.score(fake)))
+    ops::neg(&mean_all(&d.score(fake, Seen::GenFake)))
 }
 
 /// Non-saturating logistic with R1: softplus(D(fake)) + softplus(-D(real)) + gamma/2 |grad D(real)|^2.
 pub fn d_logistic_r1(d: &Critic, real: &Tensor, fake: &Tensor, gamma: f64) -> Tensor {
-    d_logistic_r1_probed(d, real, fake, gamma, &mut |_| {})
+    d_logistic_r1_probed(d, real, fake, gamma, &mut |_| {}).0
 }
 
-/// [`d_logistic_r1`], calling `probe` at each [`LossPoint`].
+/// [`d_logistic_r1`], calling `probe` at each [`LossPoint`]; also returns D's scores of the
+/// reals [B, 1] (detached). R1 differentiates D(aug(x)) with respect to x.
 pub fn d_logistic_r1_probed(
     d: &Critic,
     real: &Tensor,
     fake: &Tensor,
     gamma: f64,
     probe: &mut dyn FnMut(LossPoint),
-) -> Tensor {
+) -> (Tensor, Tensor) {
     let real = real.detach().requires_grad_();
-    let d_real = d.score(&real);
-    let d_fake = d.score(fake);
+    let d_real = d.score(&real, Seen::Real);
+    let d_fake = d.score(fake, Seen::Fake);
     probe(LossPoint::ScoresDone);
     let g = grad(&[ops::sum_all(&d_real)], std::slice::from_ref(&real), true).remove(0);
     let b = real.dim(0);
     let r1 = ops::reshape(&sq_norm(&g), &[b, 1]);
     let per_sample =
         &(&softplus(&d_fake) + &softplus(&ops::neg(&d_real))) + &ops::mul_scalar(&r1, gamma * 0.5);
-    mean_all(&per_sample)
+    (mean_all(&per_sample), d_real.detach())
 }
 
 /// The non-saturating generator loss: softplus(-D(fake)).
 pub fn g_logistic(d: &Critic, fake: &Tensor) -> Tensor {
-    mean_all(&softplus(&ops::neg(&d.score(fake))))
+    mean_all(&softplus(&ops::neg(&d.score(fake, Seen::GenFake))))
 }

@@ -1,12 +1,14 @@
 //! Floor 8: training. `config` (what is trained), `schedule` (progressive growing), `loss`
-//! (WGAN-GP, logistic + R1), `trainer` (one step), `checkpoint` (atomic safetensors),
-//! `metrics` (SWD, generator variance, adversarial balance), `pictures` (grids, GIF),
-//! `plots`, `run` (the loop behind `train`) with `args` (flags, configuration), `dataset`,
-//! `run_dir` (logs and files of a run) and `sampling`, `generate`; `error` (why they stop).
+//! (WGAN-GP, logistic + R1), `trainer` (one step) with `augmenting` (ADA in the step) and
+//! `ada` (its p), `checkpoint` (atomic safetensors), `metrics` (SWD, generator variance,
+//! adversarial balance), `pictures` (grids, GIF), `plots`, `run` (the loop behind `train`)
+//! with `args` (flags, configuration), `dataset`, `run_dir` (logs and files of a run) and
+//! `sampling`, `generate`; `error` (why they stop).
 
 mod accumulate;
 pub mod ada;
 pub mod args;
+mod augmenting;
 pub mod checkpoint;
 pub mod config;
 pub mod config_file;

@@ -141,6 +141,12 @@ pub fn apply_flags(a: &TrainArgs, ck: &Checkpoint) -> Result<Resumed, TrainError
             old.accumulate
         ));
     }
+    // Augmentation changes what D sees from now on, not what the saved state means; ADA's p
+    // and its sums carry on from the checkpoint.
+    if let Some(m) = a.augment.as_ref().filter(|m| **m != old.augment) {
+        cfg.augment = m.clone();
+        changes.push(format!("augment {} -> {m}", old.augment));
+    }
     if let Some(d) = &a.data {
         let path = d.display().to_string();
         if old.data.path.as_deref() != Some(path.as_str()) {

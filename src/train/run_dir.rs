@@ -22,7 +22,7 @@ pub const LOSSES_HEADER: &str =
     "step,images,kimg,res,phase,alpha,d_loss,g_loss,d_skipped,g_skipped";
 
 pub const METRICS_HEADER: &str =
-    "kimg,res,alpha,generator_variance,adversarial_balance,avg_d_loss,avg_g_loss,swd_per_level";
+    "kimg,res,alpha,generator_variance,adversarial_balance,avg_d_loss,avg_g_loss,swd_per_level,p";
 
 /// Where a new run goes without `--out`: `runs/<dataset>-<timestamp>`.
 pub fn default_dir(dataset: &str) -> PathBuf {
@@ -179,7 +179,7 @@ impl RunDir {
             pl = phase.len as f64 / 1000.0,
             d = losses.last_d,
             g = losses.last_g,
-        ));
+        ) + &t.augment_p().map_or(String::new(), |p| format!(" | p {p:.3}")));
     }
 
     /// Training finished: the bar stays at its end.

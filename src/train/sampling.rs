@@ -102,16 +102,19 @@ impl Sampler {
             .map(|v| format!("{v:.2}"))
             .collect::<Vec<_>>()
             .join(";");
+        // p: the augmentation probability (empty without augmentation).
+        let p = t.augment_p().map_or(String::new(), |p| format!("{p:.6}"));
         out.append_metrics(&format!(
-            "{kimg:.3},{res},{alpha:.4},{frac:.4},{:.4},{:.4},{:.4},{swd_s}",
+            "{kimg:.3},{res},{alpha:.4},{frac:.4},{:.4},{:.4},{:.4},{swd_s},{p}",
             balance.balance(),
             balance.d.unwrap_or(f64::NAN),
             balance.g.unwrap_or(f64::NAN)
         ))?;
         out.log(&format!(
-            "kimg {kimg:.2} {res}x{res}: generator variance {:.0}% of the data's, adversarial balance {:.3}, SWD x1e3 [{swd_s}]",
+            "kimg {kimg:.2} {res}x{res}: generator variance {:.0}% of the data's, adversarial balance {:.3}, SWD x1e3 [{swd_s}]{}",
             100.0 * frac,
-            balance.balance()
+            balance.balance(),
+            t.augment_p().map_or(String::new(), |p| format!(", augmentation p {p:.4}"))
         ));
         if frac < 0.2 && kimg > 0.0 {
             out.log("warning: generator variance below 20% of the data's: likely mode collapse");

@@ -15,9 +15,15 @@
 //! makes N·K micro-batches, rank r runs r·K..(r+1)·K, and the local sums (loss, flat
 //! gradient, G's mean w) are summed over the ranks in one all-reduce per network before the
 //! division by N·K, so every rank runs the same Adam step on the same numbers.
+//!
+//! Augmentation (`cfg.augment`, ADA): the critic augments every image D sees, with draws
+//! keyed by (seed, step, kind of call, image index in the whole batch). With `ada`, D's scores
+//! of the reals wait on the device and are read back once per update of p (every 4 steps; on
+//! every step under MPI, where the step syncs anyway, so the ranks' signs can be summed).
 
 use crate::autograd::{grad, no_grad};
 use crate::dist::Group;
+use crate::nn::augment::Pipeline;
 use crate::nn::{lerp, Discriminator, Generator, NoiseMode, Styles};
 use crate::ops::{self, rand_normal, rand_uniform};
 use crate::optim::{adam::guard, ema_update, Adam, AdamConfig};
@@ -25,8 +31,9 @@ use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
 use super::accumulate::accumulated;
+use super::ada::AdaController;
 use super::config::{Loss, TrainConfig};
-use super::loss::{self, Critic, LossPoint};
+use super::loss::{self, LossPoint};
 use super::schedule::{Point, Schedule};
 
 /// Philox keys of the two streams (latents, noise maps) so they never share numbers.
@@ -71,6 +78,13 @@ pub struct Trainer {
     pub schedule: Schedule,
     /// The data-parallel ranks this trainer is one of (one process: [`Group::single`]).
     pub group: Group,
+    /// ADA's probability and its sums (used when `cfg.augment` is `ada`).
+    pub ada: AdaController,
+    /// D's scores of the reals of the steps since p's last update, not yet read back (one
+    /// entry per step, one tensor per micro-batch).
+    pub(super) ada_pending: Vec<Vec<Tensor>>,
+    /// The augmentations (the official "bgc" set).
+    pub(super) pipeline: Pipeline,
     /// The resolution whose learning rate (`cfg.lr_at`) both optimisers hold: set when the
     /// trainer is built and again only when training reaches another resolution.
     lr_res: usize,
@@ -106,6 +120,7 @@ impl Trainer {
         let adam_d = Adam::new(&dp, adam(cfg.lr_at(lr_res)));
         let w_avg = Tensor::zeros(&[1, cfg.model.w_dim], place);
         let schedule = Schedule::new(&cfg);
+        let ada = AdaController::with(cfg.ada_target, cfg.ada_kimg);
         Trainer {
             cfg,
             place,
@@ -120,6 +135,9 @@ impl Trainer {
             progress: Progress::default(),
             schedule,
             group: Group::single(),
+            ada,
+            ada_pending: Vec::new(),
+            pipeline: Pipeline::default(),
             lr_res,
         }
     }
@@ -217,6 +235,18 @@ impl Trainer {
         pt: &Point,
         probe: &mut dyn FnMut(LossPoint),
     ) -> (Tensor, Vec<Tensor>) {
+        let (loss, grads, _) = self.d_pass_scored(reals, first, pt, probe);
+        (loss, grads)
+    }
+
+    /// [`Self::d_pass_probed`], also giving D's scores of the (augmented) reals [n, 1].
+    fn d_pass_scored(
+        &self,
+        reals: &Tensor,
+        first: usize,
+        pt: &Point,
+        probe: &mut dyn FnMut(LossPoint),
+    ) -> (Tensor, Vec<Tensor>, Tensor) {
         let step = self.progress.step;
         let n = reals.dim(0);
         let gp = self.gp.frozen();
@@ -225,14 +255,9 @@ impl Trainer {
             self.g
                 .synthesis(&gp, &s, pt.res, pt.alpha, self.noise(step, 0, first))
         });
-        let critic = Critic {
-            net: &self.d,
-            params: &self.dp,
-            res: pt.res,
-            alpha: pt.alpha,
-        };
+        let critic = self.critic(&self.dp, pt, first);
         let reals = self.fade_reals(reals, pt);
-        let loss = match self.cfg.loss {
+        let (loss, scores) = match self.cfg.loss {
             Loss::WganGp => {
                 let u = rand_uniform(
                     &[n, 1, 1, 1],
@@ -252,7 +277,7 @@ impl Trainer {
             }
         };
         let grads = grad(std::slice::from_ref(&loss), self.dp.params(), false);
-        (loss.detach(), grads)
+        (loss.detach(), grads, scores)
     }
 
     /// The G loss and G's gradients for this step (D frozen).
@@ -277,12 +302,7 @@ impl Trainer {
             pt.alpha,
             self.noise(step, 1, first),
         );
-        let critic = Critic {
-            net: &self.d,
-            params: &dp,
-            res: pt.res,
-            alpha: pt.alpha,
-        };
+        let critic = self.critic(&dp, pt, first);
         let loss = match self.cfg.loss {
             Loss::WganGp => loss::g_wgan(&critic, &fake),
             Loss::LogisticR1 => loss::g_logistic(&critic, &fake),
@@ -307,13 +327,21 @@ impl Trainer {
     /// The D loss and D's gradient in the flat layout for this step's whole batch `reals`,
     /// averaged over the `cfg.accumulate` micro-batches (what Adam takes).
     pub fn d_grads(&self, reals: &Tensor, pt: &Point) -> (Tensor, Tensor) {
+        let (loss, flat, _) = self.d_grads_scored(reals, pt);
+        (loss, flat)
+    }
+
+    /// [`Self::d_grads`], also giving D's scores of this rank's reals, per micro-batch.
+    fn d_grads_scored(&self, reals: &Tensor, pt: &Point) -> (Tensor, Tensor, Vec<Tensor>) {
         let (k, m) = self.micro(reals.dim(0));
+        let mut scores = Vec::with_capacity(k);
         let (loss, flat, _) = accumulated(&self.dp, self.group, k, |j| {
             let part = ops::slice(reals, 0, j * m, m);
-            let (loss, grads) = self.d_pass_from(&part, j * m, pt);
+            let (loss, grads, s) = self.d_pass_scored(&part, j * m, pt, &mut |_| {});
+            scores.push(s);
             (loss, grads, None)
         });
-        (loss, flat)
+        (loss, flat, scores)
     }
 
     /// The G loss, G's gradient in the flat layout and the batch's mean w [1, w_dim] for a
@@ -346,7 +374,7 @@ impl Trainer {
             self.use_lr_of(pt.res);
         }
 
-        let (d_loss, flat) = self.d_grads(reals, &pt);
+        let (d_loss, flat, scores) = self.d_grads_scored(reals, &pt);
         // The guard sees the accumulated gradient, as every rank would after the all-reduce.
         let d_guard = guard(&d_loss, &flat);
         self.adam_d.step_flat(&mut self.dp, &flat, &d_guard);
@@ -368,6 +396,7 @@ impl Trainer {
             d_guard,
             g_guard,
         };
+        self.record_ada(scores);
         self.progress.step += 1;
         self.progress.images += n as u64;
         Some(rec)

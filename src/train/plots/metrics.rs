@@ -1,5 +1,5 @@
-//! `metrics.png`: SWD per pyramid level, generator variance and adversarial balance against
-//! kimg.
+//! `metrics.png`: SWD per pyramid level, generator variance (with ADA's augmentation
+//! probability p on the same percent axis) and adversarial balance against kimg.
 
 use std::path::Path;
 
@@ -18,10 +18,12 @@ pub(super) struct MetricsRow {
     variance: f64,
     balance: f64,
     swd: Vec<f64>,
+    /// The augmentation probability (NaN without augmentation, or in older files).
+    p: f64,
 }
 
 /// One row of metrics.csv (`kimg,res,alpha,generator_variance,adversarial_balance,
-/// avg_d_loss,avg_g_loss,swd_per_level`), or None for the header and anything malformed.
+/// avg_d_loss,avg_g_loss,swd_per_level,p`; older files lack p), or None for the header and anything malformed.
 pub(super) fn metrics_row(line: &str) -> Option<MetricsRow> {
     let f: Vec<&str> = line.trim().split(',').collect();
     if f.len() < 5 {
@@ -44,6 +46,7 @@ pub(super) fn metrics_row(line: &str) -> Option<MetricsRow> {
                     .collect()
             })
             .unwrap_or_default(),
+        p: num(f.get(8)),
     })
 }
 
@@ -118,6 +121,8 @@ pub fn plot_metrics(dir: &Path) -> Result<(), TrainError> {
         .map(|p| p.1)
         .filter(|v| v.abs() < 1e30)
         .fold(0.0f64, f64::max);
+    let aug_p: Vec<(f64, f64)> = rows.iter().map(|r| (r.kimg, 100.0 * r.p)).collect();
+    let has_p = aug_p.iter().any(|q| q.1.is_finite());
     let balance: Vec<(f64, f64)> = rows.iter().map(|r| (r.kimg, r.balance)).collect();
     let bal_y = y_range(balance.iter().map(|p| p.1), false);
 
@@ -183,12 +188,16 @@ pub fn plot_metrics(dir: &Path) -> Result<(), TrainError> {
 
         // 2. Generator variance.
         let (head, body) = panels[1].split_vertically(36);
+        let mut keys = vec![("G_ema samples".to_string(), Key::Line(PALETTE[4], 3))];
+        if has_p {
+            keys.push(("augmentation p (%)".to_string(), Key::Line(PALETTE[2], 3)));
+        }
         header(
             &head,
             "Generator variance, % of the data's (low = mode collapse)",
-            &[("G_ema samples".to_string(), Key::Line(PALETTE[4], 3))],
+            &keys,
         )?;
-        if variance.iter().any(|p| p.1.is_finite()) {
+        if variance.iter().any(|p| p.1.is_finite()) || has_p {
             draw_panel(
                 &body,
                 &Panel {
@@ -208,12 +217,19 @@ pub fn plot_metrics(dir: &Path) -> Result<(), TrainError> {
                             "collapse warning (20%)".to_string(),
                         ),
                     ],
-                    lines: vec![Line {
+                    lines: std::iter::once(Line {
                         points: variance.clone(),
                         color: PALETTE[4],
                         width: 2,
                         markers,
-                    }],
+                    })
+                    .chain(has_p.then(|| Line {
+                        points: aug_p.clone(),
+                        color: PALETTE[2],
+                        width: 2,
+                        markers,
+                    }))
+                    .collect(),
                     note: None,
                 },
             )?;
