@@ -366,3 +366,22 @@ fn bad_augment_values_are_clear_errors() {
     let (cfg, _) = resolve_config(&a, true).unwrap();
     assert_eq!(cfg.augment, "fixed:0.25");
 }
+
+/// The penalties differentiate D(aug(x)) with respect to x: the whole pipeline's first and
+/// second derivatives (through the grid sample's adjoint and the colour matrix) against
+/// finite differences in f64.
+#[test]
+fn the_pipeline_has_first_and_second_derivatives() {
+    use sgw::check::{gradcheck, gradgradcheck};
+    for ch in [3, 1] {
+        let f = move |x: &[Tensor]| {
+            let y = Pipeline::default().apply(&x[0], 1.0, 7, 2, 0);
+            sgw::ops::square(&y)
+        };
+        let x = [random_input(&[2, ch, 6, 5], Domain::Any, 8)];
+        let e = gradcheck(&f, &x, 1);
+        assert!(e.max_rel < 1e-5, "{ch} channels, first order: {e}");
+        let e = gradgradcheck(&f, &x, 2);
+        assert!(e.max_rel < 1e-5, "{ch} channels, second order: {e}");
+    }
+}
