@@ -42,6 +42,7 @@ fn contracts() -> Vec<Contract> {
     use sgw::ops::reduce::SumRowsParams;
     use sgw::ops::resample::ResampleParams;
     use sgw::ops::unary::UnaryParams;
+    use sgw::ops::upfirdn::UpfirdnParams;
     use sgw::optim::adam::AdamParams;
     use sgw::optim::ema::EmaParams;
     vec![
@@ -57,6 +58,7 @@ fn contracts() -> Vec<Contract> {
         of::<ResampleParams>(),
         of::<AdainParams>(),
         of::<GridSampleParams>(),
+        of::<UpfirdnParams>(),
         of::<NoiseParams>(),
         of::<PixelNormParams>(),
         of::<MbstdStatParams>(),

@@ -56,5 +56,15 @@ pub fn backward(op: &Op, g: &Tensor) -> Vec<Option<Tensor>> {
         Op::AffineGridSampleBackward { theta, .. } => {
             vec![Some(ops::augment::backward_backward(theta, g))]
         }
+        Op::Upfirdn2d {
+            x,
+            filter,
+            up,
+            down,
+            pad,
+            gain,
+        } => vec![Some(ops::upfirdn::backward(
+            x, filter, *up, *down, *pad, *gain, g,
+        ))],
     }
 }

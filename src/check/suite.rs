@@ -418,11 +418,88 @@ pub fn augment_cases() -> Vec<Case> {
     ]
 }
 
+/// A 3 x 2 filter with no symmetry: a missing or doubled flip (forward or adjoint) shows.
+pub fn lopsided_fir() -> ops::Fir {
+    ops::Fir::new(vec![0.1, 0.7, -0.3, 0.25, 0.5, 0.15], 3, 2)
+}
+
+/// StyleGAN2's ops: upfirdn2d (the official up/down/blur settings, and up and down together
+/// with negative padding and a lopsided filter; then a square, so that the second order
+/// differentiates through the adjoint: upfirdn2d alone is linear) and the modulated
+/// convolution (demodulated 3x3, plain 1x1 as toRGB, and the 2x up path).
+pub fn stylegan2_cases() -> Vec<Case> {
+    use crate::nn::stylegan2::{modulated_conv2d, resample_filter};
+    let f = resample_filter;
+    let awkward = |c: Case| {
+        c.gpu(&[&[1, 1, 4, 4]])
+            .gpu(&[&[2, 3, 9, 7]])
+            .gpu(&[&[1, 17, 16, 33]])
+    };
+    let modconv = |name: &str, demod: bool, up: bool, k: usize| {
+        Case::new(name, move |x| {
+            modulated_conv2d(&x[0], &x[1], &x[2], demod, up)
+        })
+        .fd(&[&[2, 3, 4, 3], &[2, 3, k, k], &[2, 3]])
+        // Two channels, not one: with one, demodulation cancels the style and its
+        // gradient is zero up to the 1e-8, so a relative comparison would measure noise.
+        .gpu(&[&[1, 2, 4, 4], &[3, 2, k, k], &[1, 2]])
+        .gpu(&[&[2, 17, 9, 7], &[5, 17, k, k], &[2, 17]])
+        .gpu(&[&[3, 64, 8, 8], &[33, 64, k, k], &[3, 64]])
+    };
+    vec![
+        awkward(
+            Case::new("upfirdn2d (up 2)", move |x| ops::upsample2d(&x[0], &f()))
+                .fd(&[&[2, 3, 4, 5]]),
+        ),
+        awkward(
+            Case::new("upfirdn2d (down 2)", move |x| {
+                ops::downsample2d(&x[0], &f())
+            })
+            .fd(&[&[2, 3, 4, 6]]),
+        ),
+        awkward(
+            Case::new("upfirdn2d (blur)", move |x| {
+                ops::upfirdn2d(&x[0], &f(), 1, 1, [2, 1, 2, 1], 1.0)
+            })
+            .fd(&[&[1, 3, 5, 4]]),
+        ),
+        awkward(
+            Case::new("upfirdn2d (up 3, down 2, cropped, lopsided)", |x| {
+                ops::upfirdn2d(&x[0], &lopsided_fir(), 3, 2, [-2, 1, 3, -1], 1.5)
+            })
+            .fd(&[&[2, 3, 4, 5]]),
+        ),
+        awkward(
+            Case::new("upfirdn2d (up 2, lopsided) then square", |x| {
+                ops::square(&ops::upfirdn2d(
+                    &x[0],
+                    &lopsided_fir(),
+                    2,
+                    1,
+                    [1, -1, 0, 2],
+                    2.0,
+                ))
+            })
+            .fd(&[&[2, 3, 4, 3]]),
+        ),
+        awkward(
+            Case::new("upfirdn2d (down 2) then square", move |x| {
+                ops::square(&ops::downsample2d(&x[0], &f()))
+            })
+            .fd(&[&[1, 3, 6, 4]]),
+        ),
+        modconv("modulated_conv2d (demodulated 3x3)", true, false, 3),
+        modconv("modulated_conv2d (1x1, no demodulation)", false, false, 1),
+        modconv("modulated_conv2d (up 2, demodulated 3x3)", true, true, 3),
+    ]
+}
+
 /// Every case the project has.
 pub fn all_cases() -> Vec<Case> {
     let mut v = core_cases();
     v.extend(stylegan_cases());
     v.extend(augment_cases());
+    v.extend(stylegan2_cases());
     v
 }
 

@@ -14,6 +14,7 @@ pub mod optim;
 pub mod random;
 pub mod reduce;
 pub mod resample;
+pub mod upfirdn;
 
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};

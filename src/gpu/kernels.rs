@@ -72,6 +72,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/resample/blur.wgsl"),
     ),
     (
+        "upfirdn/upfirdn2d.wgsl",
+        include_str!("../../shaders/upfirdn/upfirdn2d.wgsl"),
+    ),
+    (
         "augment/grid_sample.wgsl",
         include_str!("../../shaders/augment/grid_sample.wgsl"),
     ),

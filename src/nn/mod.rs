@@ -6,6 +6,7 @@ pub mod augment;
 pub mod discriminator;
 pub mod generator;
 pub mod layers;
+pub mod stylegan2;
 
 pub use discriminator::Discriminator;
 pub use generator::{Generator, NoiseMode, Styles};

@@ -14,6 +14,7 @@ pub mod reduce;
 pub mod resample;
 pub mod tune;
 pub mod unary;
+pub mod upfirdn;
 
 pub use adain::adain;
 pub use augment::{affine_grid_sample, affine_grid_sample_backward};
@@ -30,6 +31,7 @@ pub use unary::{
     abs, add_scalar, exp, leaky_relu, log, mul_scalar, neg, recip, rsqrt, sigmoid, softplus, sqrt,
     square,
 };
+pub use upfirdn::{downsample2d, upfirdn2d, upsample2d, Fir};
 
 pub use crate::op_kind::{BinaryOp, UnaryOp};
 

@@ -121,6 +121,16 @@ pub enum Op {
         g: Tensor,
         theta: std::sync::Arc<[[f64; 6]]>,
     },
+    // StyleGAN2. The filter is a constant, not an input: no gradient flows to it.
+    /// upfirdn2d (`ops::upfirdn`): its backward is another upfirdn2d.
+    Upfirdn2d {
+        x: Tensor,
+        filter: std::sync::Arc<crate::cpu::upfirdn::Fir>,
+        up: usize,
+        down: usize,
+        pad: [i64; 4],
+        gain: f64,
+    },
 }
 
 impl Op {
@@ -139,7 +149,8 @@ impl Op {
             | Op::PixelNorm { x }
             | Op::MbstdStat { x, .. }
             | Op::AffineGridSample { x, .. }
-            | Op::AffineGridSampleBackward { g: x, .. } => vec![x],
+            | Op::AffineGridSampleBackward { g: x, .. }
+            | Op::Upfirdn2d { x, .. } => vec![x],
             Op::Adain { x, ys, yb } => vec![x, ys, yb],
             Op::Conv2d { x, w, b, .. } => [x, w].into_iter().chain(b.as_ref()).collect(),
             Op::Conv2dBackwardData { g, w, .. } => vec![g, w],
@@ -180,6 +191,7 @@ impl Op {
             Op::MbstdStat { .. } => "mbstd_stat",
             Op::AffineGridSample { .. } => "affine_grid_sample",
             Op::AffineGridSampleBackward { .. } => "affine_grid_sample_backward",
+            Op::Upfirdn2d { .. } => "upfirdn2d",
         }
     }
 }
@@ -246,6 +258,22 @@ impl Op {
             Op::AffineGridSampleBackward { g, theta } => {
                 Op::AffineGridSampleBackward { g: e(g), theta }
             }
+            // Linear in x: the backward is upfirdn2d of g and reads only x's shape.
+            Op::Upfirdn2d {
+                x,
+                filter,
+                up,
+                down,
+                pad,
+                gain,
+            } => Op::Upfirdn2d {
+                x: e(x),
+                filter,
+                up,
+                down,
+                pad,
+                gain,
+            },
             // Products, normalisations, convolutions' data and weights: values needed.
             op @ (Op::Unary { .. }
             | Op::Binary { .. }
