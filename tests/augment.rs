@@ -5,32 +5,15 @@
 //! product identity where reflection folds several times; PyTorch itself where torch is
 //! installed.
 
-use sgw::check::suite::{augment_cases, rotate_zoom, run_case};
-use sgw::check::{random_input, table, Domain};
+mod common;
+
+use sgw::check::suite::{augment_cases, rotate_zoom};
+use sgw::check::{random_input, Domain};
 use sgw::ops::{affine_grid_sample, affine_grid_sample_backward};
 use sgw::{Place, Tensor};
 
 fn check(name: &str) {
-    let cases: Vec<_> = augment_cases()
-        .into_iter()
-        .filter(|c| c.op == name)
-        .collect();
-    assert_eq!(cases.len(), 1, "no case named {name}");
-    let rows = run_case(&cases[0]);
-    let bad: Vec<_> = rows.iter().filter(|r| !r.pass).cloned().collect();
-    assert!(bad.is_empty(), "failures:\n{}", table(&bad));
-    for check in [
-        "grad vs FD",
-        "grad2 vs FD",
-        "gpu value",
-        "gpu grad",
-        "gpu grad2",
-    ] {
-        assert!(
-            rows.iter().any(|r| r.check == check),
-            "{name} lacks {check}"
-        );
-    }
+    common::check_case(augment_cases(), name);
 }
 
 #[test]

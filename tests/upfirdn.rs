@@ -6,33 +6,16 @@
 //! identity; the modulated convolution against a per-image reference that modulates the
 //! weights; PyTorch itself where torch is installed.
 
-use sgw::check::suite::{lopsided_fir, run_case, stylegan2_cases};
-use sgw::check::{random_input, table, Domain, Errors};
+mod common;
+
+use sgw::check::suite::{lopsided_fir, stylegan2_cases};
+use sgw::check::{random_input, Domain, Errors};
 use sgw::nn::stylegan2::{modulated_conv2d, resample_filter};
 use sgw::ops::{upfirdn2d, Fir};
 use sgw::{Place, Tensor};
 
 fn check(name: &str) {
-    let cases: Vec<_> = stylegan2_cases()
-        .into_iter()
-        .filter(|c| c.op == name)
-        .collect();
-    assert_eq!(cases.len(), 1, "no case named {name}");
-    let rows = run_case(&cases[0]);
-    let bad: Vec<_> = rows.iter().filter(|r| !r.pass).cloned().collect();
-    assert!(bad.is_empty(), "failures:\n{}", table(&bad));
-    for check in [
-        "grad vs FD",
-        "grad2 vs FD",
-        "gpu value",
-        "gpu grad",
-        "gpu grad2",
-    ] {
-        assert!(
-            rows.iter().any(|r| r.check == check),
-            "{name} lacks {check}"
-        );
-    }
+    common::check_case(stylegan2_cases(), name);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: the tiny model every training test uses, scratch
-//! folders, and a run's loss log. Each test binary uses some of them.
+//! folders, a run's loss log, and the full check of one gradcheck case. Each test binary uses
+//! some of them.
 #![allow(dead_code)]
 
 use std::fs;
@@ -43,4 +44,27 @@ pub fn losses(run: &Path) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// Run the case named `name` among `cases` (a suite list from `sgw::check::suite`) and
+/// require every row to pass and every kind of check to be there: first and second order
+/// against finite differences, and the GPU's value, gradient and second order.
+pub fn check_case(cases: Vec<sgw::check::suite::Case>, name: &str) {
+    let cases: Vec<_> = cases.into_iter().filter(|c| c.op == name).collect();
+    assert_eq!(cases.len(), 1, "no case named {name}");
+    let rows = sgw::check::suite::run_case(&cases[0]);
+    let bad: Vec<_> = rows.iter().filter(|r| !r.pass).cloned().collect();
+    assert!(bad.is_empty(), "failures:\n{}", sgw::check::table(&bad));
+    for check in [
+        "grad vs FD",
+        "grad2 vs FD",
+        "gpu value",
+        "gpu grad",
+        "gpu grad2",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.check == check),
+            "{name} lacks {check}"
+        );
+    }
 }
