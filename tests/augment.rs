@@ -261,12 +261,7 @@ fn gpu_error_is_the_f32_coordinate_error() {
 /// notice, without torch.
 #[test]
 fn matches_pytorch_grid_sample_when_torch_is_installed() {
-    use std::process::Command;
-    let has_torch = Command::new("python3")
-        .args(["-c", "import torch"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_torch {
+    if !common::has_torch() {
         println!("torch not installed: skipping the PyTorch grid_sample check");
         return;
     }
@@ -295,21 +290,8 @@ fn matches_pytorch_grid_sample_when_torch_is_installed() {
          gx, = torch.autograd.grad(y, x, g)\n\
          print('\\n'.join('%.17g' % t for t in torch.cat([y.flatten(), gx.flatten()]).tolist()))\n"
     );
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
+    let torch = common::python_f64s(&script);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let torch: Vec<f64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
     let ours = [
         affine_grid_sample(&x, &theta).to_vec_f64(),
         affine_grid_sample_backward(&g, &theta).to_vec_f64(),

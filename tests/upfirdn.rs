@@ -339,12 +339,7 @@ fn meta_tensors_pass_through() {
 /// values and autograd gradients against ours. Skipped, with a notice, without torch.
 #[test]
 fn matches_pytorch_when_torch_is_installed() {
-    use std::process::Command;
-    let has_torch = Command::new("python3")
-        .args(["-c", "import torch"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_torch {
+    if !common::has_torch() {
         println!("torch not installed: skipping the PyTorch upfirdn2d check");
         return;
     }
@@ -450,21 +445,8 @@ def modconv_case(demodulate, up, at, size):
 {calls}print('\n'.join('%.17g' % t for t in torch.cat(out).tolist()))
 "#
     );
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
+    let torch = common::python_f64s(&script);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let torch: Vec<f64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
     assert_eq!(torch.len(), ours.len());
     let e = Errors::of(&ours, &torch, 1e-2);
     assert!(e.max_rel < 1e-12, "differs from PyTorch: {e}");

@@ -68,3 +68,29 @@ pub fn check_case(cases: Vec<sgw::check::suite::Case>, name: &str) {
         );
     }
 }
+
+/// True when `python3` can import torch (the PyTorch cross-checks skip otherwise).
+pub fn has_torch() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import torch"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Run a Python script that prints one number per line (`%.17g`) and return them.
+pub fn python_f64s(script: &str) -> Vec<f64> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
