@@ -76,3 +76,31 @@ fn matmul() {
 fn layout_ops() {
     check(&["reshape", "permute", "transpose", "concat", "slice", "pad"]);
 }
+
+/// A few long rows are cut into parts so they fill a GPU, then the parts are added: every
+/// element still counts once, whatever the row length (not a multiple of the part size, of
+/// the workgroup, or just past one part).
+#[test]
+fn long_rows_are_summed_in_parts_with_every_element_counted() {
+    use sgw::ops::{rand_uniform, reduce::sum_of_squares, sum};
+    use sgw::Place;
+    for (m, k) in [(1usize, 300_007usize), (3, 50_001), (2, 2049), (1, 4097)] {
+        let x = rand_uniform(&[m, k], 7, (m * k) as u64, -1.0, 3.0, Place::Cpu64);
+        let v = x.to_vec_f64();
+        let want: Vec<f64> = v.chunks(k).map(|r| r.iter().sum()).collect();
+        let got = {
+            let _poison = sgw::gpu::set_poison(true);
+            sum(&x.to_gpu(), &[1], false).to_vec_f64()
+        };
+        for (r, (g, w)) in got.iter().zip(&want).enumerate() {
+            // f32 terms in [-1, 3): the sum's rounding grows with sqrt(k), well under 1e-5.
+            assert!(
+                (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                "m={m} k={k} row {r}: gpu {g} vs {w}"
+            );
+        }
+        let squares: f64 = v.iter().map(|a| a * a).sum();
+        let gpu = sum_of_squares(&x.to_gpu()).item();
+        assert!((gpu - squares).abs() <= 1e-5 * squares, "m={m} k={k}: {gpu} vs {squares}");
+    }
+}

@@ -1,6 +1,9 @@
 // y[m] = scale * sum_k x[m * K + k] for a row-major [M, K] input.
-// PER_THREAD true (short rows): one invocation per row. False: one workgroup of 256 per row,
-// a strided partial sum per invocation, then a tree in workgroup memory.
+// PER_THREAD true (short rows): one invocation per row. False: one workgroup of 256 per
+// part of a row, a strided partial sum per invocation, then a tree in workgroup memory.
+// A row is cut into `splits` parts of `chunk` elements (the last one shorter), so a few long
+// rows still fill the device: y[m * splits + j] is part j's sum, and a second pass adds the
+// parts (one part per row, splits = 1 and chunk = K, is the plain row sum).
 
 override PER_THREAD: bool = false;
 // Sum the squares instead (the optimiser's finiteness guard: no squared copy in memory).
@@ -14,6 +17,8 @@ struct Params {
     m: u32,
     k: u32,
     scale: f32,
+    splits: u32,
+    chunk: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,15 +46,18 @@ fn main(
         }
         return;
     }
-    let row = wid.x + wid.y * nwg.x;
+    let part = wid.x + wid.y * nwg.x;
+    let row = part / p.splits;
+    let start = (part % p.splits) * p.chunk;
+    let end = min(p.k, start + p.chunk);
     var s = 0.0;
     if (row < p.m) {
-        for (var k = lid; k < p.k; k = k + WG) {
+        for (var k = start + lid; k < end; k = k + WG) {
             s = s + term(x[row * p.k + k]);
         }
     }
     let total = reduce_sum(lid, s);
     if (lid == 0u && row < p.m) {
-        y[row] = total * p.scale;
+        y[part] = total * p.scale;
     }
 }

@@ -13,17 +13,35 @@ use crate::tensor::Op;
 use crate::tensor::{HostVec, Storage, Tensor};
 
 crate::kernel_params! {
-    /// `shaders/reduce/sum_rows.wgsl`: y[m] = scale * sum of row m of [m, k].
+    /// `shaders/reduce/sum_rows.wgsl`: y[m] = scale * sum of row m of [m, k], or with
+    /// `splits` > 1 the sums of each row's parts of `chunk` elements.
     pub struct SumRowsParams {
         kernels: ["reduce/sum_rows.wgsl" => [Read, ReadWrite]],
         pub m: u32,
         pub k: u32,
         pub scale: f32,
+        pub splits: u32,
+        pub chunk: u32,
     }
 }
 
 /// Rows of length at most this are summed one invocation per row.
 const SHORT_ROW: usize = 32;
+/// Fewer workgroups than this leave a GPU mostly idle: long rows are then cut into parts
+/// (a 26M-parameter gradient in one workgroup took 32 ms on an H200; cut, it reads at copy
+/// speed).
+const FILL_WORKGROUPS: usize = 1024;
+/// No part is shorter than this (each of the 256 invocations adds at least 8 terms).
+const MIN_PART: usize = 2048;
+
+/// How many parts to cut each of `m` rows of length `k` into: enough for
+/// [`FILL_WORKGROUPS`], none shorter than [`MIN_PART`].
+fn row_splits(m: usize, k: usize) -> usize {
+    FILL_WORKGROUPS
+        .div_ceil(m.max(1))
+        .min(k.div_ceil(MIN_PART))
+        .max(1)
+}
 
 /// y[m] = scale * sum of row m of a row-major [m, k] storage.
 pub(crate) fn sum_rows_storage(x: &Storage, m: usize, k: usize, scale: f64) -> Storage {
@@ -43,31 +61,54 @@ fn rows_storage(x: &Storage, m: usize, k: usize, scale: f64, square: bool) -> St
         Storage::F64(v) => Storage::F64(HostVec::arc(cpu::sum_rows(v, m, k, scale))),
         Storage::Meta(_) => Storage::meta(m),
         Storage::Gpu(buf) => {
-            let ctx = gpu::gpu();
-            let out = ctx.alloc(m as u64 * 4);
             let short = k <= SHORT_ROW;
-            let groups = if short {
-                groups_1d(m as u64)
-            } else {
-                // One workgroup per row, folded into y past the dimension limit.
-                let g = groups_1d(m as u64 * 256);
-                [g[0], g[1], 1]
-            };
-            ctx.dispatch(
-                &Kernel::new("reduce/sum_rows.wgsl")
-                    .with("PER_THREAD", if short { 1.0 } else { 0.0 })
-                    .with("SQUARE", if square { 1.0 } else { 0.0 }),
-                &SumRowsParams {
-                    m: m as u32,
-                    k: k as u32,
-                    scale: scale as f32,
-                },
-                &[buf, &out],
-                groups,
-            );
-            Storage::Gpu(Arc::new(out))
+            let splits = if short { 1 } else { row_splits(m, k) };
+            if splits > 1 {
+                // Parts' sums (squared terms, no scale), then their sum per row.
+                let chunk = k.div_ceil(splits);
+                let parts = gpu_rows(buf, m, k, 1.0, square, splits, chunk);
+                return rows_storage(&parts, m, splits, scale, false);
+            }
+            gpu_rows(buf, m, k, scale, square, 1, k)
         }
     }
+}
+
+/// One `sum_rows.wgsl` pass: [m * splits] part sums (plain row sums when `splits` is 1).
+fn gpu_rows(
+    buf: &gpu::GpuBuffer,
+    m: usize,
+    k: usize,
+    scale: f64,
+    square: bool,
+    splits: usize,
+    chunk: usize,
+) -> Storage {
+    let ctx = gpu::gpu();
+    let out = ctx.alloc((m * splits) as u64 * 4);
+    let short = k <= SHORT_ROW;
+    let groups = if short {
+        groups_1d(m as u64)
+    } else {
+        // One workgroup per part, folded into y past the dimension limit.
+        let g = groups_1d((m * splits) as u64 * 256);
+        [g[0], g[1], 1]
+    };
+    ctx.dispatch(
+        &Kernel::new("reduce/sum_rows.wgsl")
+            .with("PER_THREAD", if short { 1.0 } else { 0.0 })
+            .with("SQUARE", if square { 1.0 } else { 0.0 }),
+        &SumRowsParams {
+            m: m as u32,
+            k: k as u32,
+            scale: scale as f32,
+            splits: splits as u32,
+            chunk: chunk as u32,
+        },
+        &[buf, &out],
+        groups,
+    );
+    Storage::Gpu(Arc::new(out))
 }
 
 /// Sum over `axes`; with `keepdim` the summed axes stay as size 1.
