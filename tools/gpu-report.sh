@@ -38,24 +38,38 @@ if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
     exit 2
 fi
 
-# A Vulkan loader brought as .deb files (the GPU machine has the driver but no loader).
+# A Vulkan loader brought as .deb files (the GPU machine has the driver but no loader). The
+# NVIDIA ICD (libGLX_nvidia) needs glvnd's libGLdispatch as well: without it the loader reports
+# "Could not get 'vkCreateInstance'" and finds no driver. As root with dpkg (the GPU machine),
+# the packages go into / and ldconfig (the recipe that ran there); otherwise they are unpacked
+# under the folder and put on LD_LIBRARY_PATH. (grep reads all of ldconfig's output: with
+# pipefail, grep -q would stop early and SIGPIPE would read as "no loader".)
 LOADER="${SGW_LOADER_DIR:-.gl}"
-if compgen -G "$LOADER/*.deb" > /dev/null; then
-    mkdir -p "$LOADER/root"
-    for d in "$LOADER"/*.deb; do
-        if command -v dpkg-deb > /dev/null; then
-            dpkg-deb -x "$d" "$LOADER/root"
-        else
-            python3 tools/gpu_report.py --unpack-deb "$d" "$LOADER/root"
-        fi
-    done
-    LIBDIR="$(dirname "$(find "$LOADER/root" -name 'libvulkan.so.1' | head -1)")"
-    export LD_LIBRARY_PATH="$(cd "$LIBDIR" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    echo "Vulkan loader from $LOADER: $LIBDIR"
+if compgen -G "$LOADER/*.deb" > /dev/null && ! ldconfig -p 2> /dev/null | grep 'libvulkan.so.1 ' > /dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v dpkg > /dev/null; then
+        for d in "$LOADER"/*.deb; do dpkg -x "$d" /; done
+        ldconfig
+        echo "Vulkan loader from $LOADER: unpacked into /"
+    else
+        mkdir -p "$LOADER/root"
+        for d in "$LOADER"/*.deb; do
+            if command -v dpkg-deb > /dev/null; then
+                dpkg-deb -x "$d" "$LOADER/root"
+            else
+                python3 tools/gpu_report.py --unpack-deb "$d" "$LOADER/root"
+            fi
+        done
+        LIBDIR="$(dirname "$(find "$LOADER/root" -name 'libvulkan.so.1' | head -1)")"
+        export LD_LIBRARY_PATH="$(cd "$LIBDIR" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        echo "Vulkan loader from $LOADER: $LIBDIR"
+    fi
 fi
-NV_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$NV_ICD" ]; then
-    export VK_DRIVER_FILES="$NV_ICD"
+NV=/usr/local/nvidia/share
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$NV/vulkan/icd.d/nvidia_icd.json" ]; then
+    export VK_DRIVER_FILES="$NV/vulkan/icd.d/nvidia_icd.json"
+fi
+if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -f "$NV/glvnd/egl_vendor.d/10_nvidia.json" ]; then
+    export __EGL_VENDOR_LIBRARY_FILENAMES="$NV/glvnd/egl_vendor.d/10_nvidia.json"
 fi
 
 # stage NAME LIMIT_S COMMAND...: run with a time limit, log to OUT/NAME.log, record the outcome.
@@ -88,7 +102,9 @@ if [ $QUICK -eq 1 ]; then
 else
     BENCH=(--full) TORCH=() DEVICE=gpu
     TRAIN=(--preset full --max-res 32 --kimg 0.5)
-    LIMITS=(info=20 gradcheck=90 bench=120 pytorch=90 train=45)
+    # Measured on an H200 (first run, autotune cache cold): gradcheck 7 s, bench ~200 s
+    # (145 s with the cache warm), pytorch 45 s.
+    LIMITS=(info=20 gradcheck=45 bench=270 pytorch=90 train=45)
 fi
 limit() { for kv in "${LIMITS[@]}"; do [ "${kv%%=*}" = "$1" ] && echo "${kv#*=}"; done; }
 
@@ -105,12 +121,14 @@ if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
 else
     skip pytorch "torch with CUDA is not installed here"
 fi
-rm -rf "$OUT/train"
+# The run's folder (checkpoint, samples) stays outside OUT: only its profile is kept.
+RUN="$(mktemp -d)"
 stage train "$(limit train)" env SGW_PROFILE=1 "$BIN" train oasis --device "$DEVICE" "${TRAIN[@]}" \
-    --quiet --out "$OUT/train"
-if [ -f "$OUT/train/profile.txt" ]; then
-    cp "$OUT/train/profile.txt" "$OUT/profile.txt"
+    --quiet --out "$RUN/train"
+if [ -f "$RUN/train/profile.txt" ]; then
+    cp "$RUN/train/profile.txt" "$OUT/profile.txt"
 fi
+rm -rf "$RUN"
 
 python3 tools/gpu_report.py "$OUT" $([ $QUICK -eq 1 ] && echo --quick)
 echo "report: $OUT/report.md"
