@@ -102,8 +102,8 @@ fn every_autotune_candidate_matches_the_cpu_reference() {
     let configs = ConvConfig::all();
     assert_eq!(
         configs.len(),
-        40,
-        "(3 narrow tiles x 3 K-steps + wide) x 4 split targets"
+        44,
+        "(3 narrow tiles x 3 K-steps + wide + wide with prefetch) x 4 split targets"
     );
     let mut splits_seen = std::collections::BTreeSet::new();
     for d in awkward() {

@@ -4,14 +4,24 @@
 // invocation reads four vec4s from workgroup memory for 64 FMAs, twice the ratio of the
 // 64 x 64 tiles, and the operand gathers (integer index arithmetic) are amortised over four
 // times the work. The host picks it only when the grid still has enough workgroups.
+//
+// PREFETCH (the autotuner's "widepf" candidate, with A_STRIDE 33): the next reduction step's
+// operands are loaded into registers while this step multiplies, so global latency hides
+// behind the FMAs instead of stalling at the top of each step. A_STRIDE 33 pads A's rows in
+// workgroup memory: 16 consecutive invocations store one column of A (16 reduction indices,
+// one row), which with a 128-word row stride all land in one of 32 banks (16-way conflict on
+// NVIDIA and AMD); 132 words spread them over 8 banks. Results are bit-identical either way.
 
 //!include conv/gemm_operands.wgsl
 
 const TILE: u32 = 128u;
 // Reduction steps through workgroup memory per barrier (the loads below assume 16).
 const BK: u32 = 16u;
+override PREFETCH: bool = false;
+// vec4s per row of A's tile: 32, or 33 to spread the column stores over the banks.
+override A_STRIDE: u32 = 32u;
 
-var<workgroup> wa: array<array<vec4<f32>, 32>, BK>; // [r][m / 4]
+var<workgroup> wa: array<vec4<f32>, BK * A_STRIDE>; // [r * A_STRIDE + m / 4]
 var<workgroup> wb: array<array<vec4<f32>, 32>, BK>; // [r][column / 4]
 
 @compute @workgroup_size(16, 16)
@@ -44,18 +54,39 @@ fn main(
     var d11 = vec4<f32>(0.0);
     var d21 = vec4<f32>(0.0);
     var d31 = vec4<f32>(0.0);
+    // The step's operands in registers: A rows flat / BK + 16 i, B rows flat / TILE + 2 i.
+    var pa: array<f32, 8>;
+    var pb: array<f32, 8>;
+    if (PREFETCH) {
+        for (var i = 0u; i < 8u; i = i + 1u) {
+            pa[i] = load_a(e, row0 + flat / BK + 16u * i, e.r_begin + ak);
+            pb[i] = load_b(e, bcol, e.r_begin + flat / TILE + 2u * i);
+        }
+    }
     for (var r0 = e.r_begin; r0 < e.r_end; r0 = r0 + BK) {
         // A: BK x 128 values, 8 per invocation; B: BK x 128, 8 per invocation.
         for (var i = 0u; i < 8u; i = i + 1u) {
             let am = flat / BK + 16u * i;
-            wa[ak][am / 4u][am % 4u] = load_a(e, row0 + am, r0 + ak);
             let bk = flat / TILE + 2u * i;
-            wb[bk][bn / 4u][bn % 4u] = load_b(e, bcol, r0 + bk);
+            if (PREFETCH) {
+                wa[ak * A_STRIDE + am / 4u][am % 4u] = pa[i];
+                wb[bk][bn / 4u][bn % 4u] = pb[i];
+            } else {
+                wa[ak * A_STRIDE + am / 4u][am % 4u] = load_a(e, row0 + am, r0 + ak);
+                wb[bk][bn / 4u][bn % 4u] = load_b(e, bcol, r0 + bk);
+            }
         }
         workgroupBarrier();
+        if (PREFETCH) {
+            // Past the end the loads read 0 and are never stored.
+            for (var i = 0u; i < 8u; i = i + 1u) {
+                pa[i] = load_a(e, row0 + flat / BK + 16u * i, r0 + BK + ak);
+                pb[i] = load_b(e, bcol, r0 + BK + flat / TILE + 2u * i);
+            }
+        }
         for (var kk = 0u; kk < BK; kk = kk + 1u) {
-            let a0 = wa[kk][lid.y];
-            let a1 = wa[kk][lid.y + 16u];
+            let a0 = wa[kk * A_STRIDE + lid.y];
+            let a1 = wa[kk * A_STRIDE + lid.y + 16u];
             let b0 = wb[kk][lid.x];
             let b1 = wb[kk][lid.x + 16u];
             c00 = fma(vec4<f32>(a0.x), b0, c00);

@@ -28,22 +28,32 @@ pub enum Tiling {
     Narrow(usize),
     /// `implicit_gemm_wide.wgsl`: 128 x 128 tiles, 8 x 8 outputs per invocation.
     Wide,
+    /// The wide tiles with the next step's operands prefetched into registers and A's rows
+    /// padded against bank conflicts (`PREFETCH`, `A_STRIDE`): a tuner candidate only, for
+    /// GPUs where global latency stalls the wide kernel (44% of FMA at best on an H200).
+    WidePrefetch,
 }
 
 impl Tiling {
-    pub const ALL: [Tiling; 4] = [
+    pub const ALL: [Tiling; 5] = [
         Tiling::Narrow(16),
         Tiling::Narrow(32),
         Tiling::Narrow(64),
         Tiling::Wide,
+        Tiling::WidePrefetch,
     ];
 
     /// (tile rows, tile columns).
     pub fn tile(self) -> (usize, usize) {
         match self {
             Tiling::Narrow(rows) => (rows, 64),
-            Tiling::Wide => (128, 128),
+            Tiling::Wide | Tiling::WidePrefetch => (128, 128),
         }
+    }
+
+    /// 128 x 128 tiles (`implicit_gemm_wide.wgsl`), either variant.
+    pub fn is_wide(self) -> bool {
+        self.tile() == (128, 128)
     }
 
     /// Workgroups along (columns, rows).
@@ -56,6 +66,7 @@ impl Tiling {
         match self {
             Tiling::Narrow(r) => format!("narrow{r}"),
             Tiling::Wide => "wide".into(),
+            Tiling::WidePrefetch => "widepf".into(),
         }
     }
 }
@@ -156,6 +167,9 @@ impl ConvConfig {
                 }
             }
             Tiling::Wide => Kernel::new("conv/implicit_gemm_wide.wgsl"),
+            Tiling::WidePrefetch => Kernel::new("conv/implicit_gemm_wide.wgsl")
+                .with("PREFETCH", 1.0)
+                .with("A_STRIDE", 33.0),
         };
         k.with("MODE", mode as f64)
             .with("KH", d.kh as f64)
@@ -183,7 +197,7 @@ impl ConvConfig {
         Tiling::ALL.into_iter().flat_map(|t| {
             let steps: &[usize] = match t {
                 Tiling::Narrow(_) => &K_STEPS,
-                Tiling::Wide => &[16],
+                Tiling::Wide | Tiling::WidePrefetch => &[16],
             };
             steps.iter().map(move |&bk| (t, bk))
         })
@@ -234,7 +248,7 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
     let useful = |t: &Tiling, bk: usize| {
         let fits = match t {
             Tiling::Narrow(r) => *r <= tile_rows(rows),
-            Tiling::Wide => rows >= 64 && cols >= 128,
+            Tiling::Wide | Tiling::WidePrefetch => rows >= 64 && cols >= 128,
         };
         fits && (bk <= 16 || red > 16)
     };
@@ -262,7 +276,7 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
             + (c.split_target != rule.split_target) as u8
     };
     // Where the wide tiles fit, the GEMM is large: try them first.
-    let rank = |c: &ConvConfig| (knobs(c) > 1, c.tiling != Tiling::Wide);
+    let rank = |c: &ConvConfig| (knobs(c) > 1, !c.tiling.is_wide());
     all.sort_by_key(rank);
     let mut out = vec![rule];
     for c in &all {
