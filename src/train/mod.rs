@@ -1,5 +1,5 @@
 //! Floor 8: training. `config` (what is trained), `schedule` (progressive growing), `loss`
-//! (WGAN-GP, logistic + R1), `trainer` (one step) with `augmenting` (ADA in the step) and
+//! (WGAN-GP, logistic + R1), `path_length` (StyleGAN2's regulariser), `trainer` (one step) with `augmenting` (ADA in the step) and
 //! `ada` (its p), `checkpoint` (atomic safetensors), `metrics` (SWD, generator variance,
 //! adversarial balance), `pictures` (grids, GIF), `plots`, `run` (the loop behind `train`)
 //! with `args` (flags, configuration), `dataset`, `run_dir` (logs and files of a run) and
@@ -18,6 +18,7 @@ pub mod error;
 pub mod generate;
 pub mod loss;
 pub mod metrics;
+pub mod path_length;
 pub mod pictures;
 pub mod plots;
 mod ranks;
