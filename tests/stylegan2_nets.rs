@@ -219,3 +219,87 @@ fn matches_pytorch_when_torch_is_installed() {
     }
     println!("StyleGAN2 G and D against PyTorch (f64): {worst}");
 }
+
+/// The GPU's f32 forward (the software adapter where there is no other) against the CPU's
+/// f64, G's image and D's score, with NaN-poisoned buffers.
+#[test]
+fn gpu_forward_matches_cpu() {
+    let run = |place: Place| {
+        let n = nets(place);
+        let _poison = sgw::gpu::set_poison(place == Place::Gpu);
+        let [z1, z2, w_avg] = latents(place);
+        let img = n.g.synthesis(&n.gp, &styles(&n, &z1, &z2, &w_avg), NOISE);
+        let score = n.d.forward(&n.dp, &img);
+        (img.to_vec_f64(), score.to_vec_f64())
+    };
+    let (cpu_img, cpu_score) = run(Place::Cpu64);
+    let (gpu_img, gpu_score) = run(Place::Gpu);
+    let e_img = Errors::of(&gpu_img, &cpu_img, 1e-3);
+    let e_score = Errors::of(&gpu_score, &cpu_score, 1e-3);
+    println!("GPU f32 against CPU f64: image {e_img}, score {e_score}");
+    assert!(e_img.max_rel < 1e-4, "image: {e_img}");
+    assert!(e_score.max_rel < 1e-4, "score: {e_score}");
+}
+
+/// R1 = sum((d sum D(x) / d x)^2) and its gradient w.r.t. D's parameters (second order,
+/// through the strided down-convs, the FIR filters and minibatch stddev).
+fn r1(n: &Nets, place: Place) -> (f64, Vec<Tensor>) {
+    let reals = random_input(&[N, 3, 16, 16], Domain::Any, 41)
+        .to_place(place)
+        .requires_grad_();
+    let score = n.d.forward(&n.dp, &reals);
+    let g = sgw::grad(&[ops::sum_all(&score)], std::slice::from_ref(&reals), true);
+    let penalty = ops::sum_all(&ops::square(&g[0]));
+    let grads = sgw::grad(std::slice::from_ref(&penalty), n.dp.params(), false);
+    (penalty.to_vec_f64()[0], grads)
+}
+
+/// R1's parameter gradient on the CPU (f64) against a central difference along a random
+/// direction in every parameter of D; on the GPU finite and close to the CPU's.
+#[test]
+fn r1_second_order_on_both_devices() {
+    let mut n = nets(Place::Cpu64);
+    let (penalty, grads) = r1(&n, Place::Cpu64);
+    assert!(penalty.is_finite() && penalty > 0.0);
+    let dirs: Vec<Tensor> = (0..n.dp.len())
+        .map(|i| random_input(n.dp.get(i).shape(), Domain::Any, 500 + i as u64))
+        .collect();
+    let along: f64 = grads
+        .iter()
+        .zip(&dirs)
+        .map(|(g, d)| ops::sum_all(&(g * d)).to_vec_f64()[0])
+        .sum();
+    let base: Vec<Tensor> = n.dp.params().iter().map(|t| t.detach()).collect();
+    let eps = 1e-5;
+    let mut at = |s: f64| {
+        for (i, (b, d)) in base.iter().zip(&dirs).enumerate() {
+            n.dp.set(i, &(b + &ops::mul_scalar(d, s)));
+        }
+        r1(&n, Place::Cpu64).0
+    };
+    let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+    let rel = (fd - along).abs() / along.abs();
+    println!(
+        "R1 gradient along a direction: {along:.9e}, central difference {fd:.9e} (rel {rel:.1e})"
+    );
+    assert!(rel < 1e-6, "R1 gradient {along} vs finite difference {fd}");
+
+    let cpu = nets(Place::Cpu64);
+    let (cpu_pen, cpu_grads) = r1(&cpu, Place::Cpu64);
+    let gpu = nets(Place::Gpu);
+    let (gpu_pen, gpu_grads) = r1(&gpu, Place::Gpu);
+    assert!(gpu_pen.is_finite());
+    let flat = |gs: &[Tensor]| gs.iter().flat_map(|g| g.to_vec_f64()).collect::<Vec<f64>>();
+    let (gg, cg) = (flat(&gpu_grads), flat(&cpu_grads));
+    assert!(
+        gg.iter().all(|v| v.is_finite()),
+        "GPU R1 gradient not finite"
+    );
+    let e_pen = Errors::of(&[gpu_pen], &[cpu_pen], 0.0);
+    let e = Errors::of(&gg, &cg, 1e-3);
+    println!("R1 GPU against CPU: penalty {e_pen}, gradient {e}");
+    assert!(
+        e_pen.max_rel < 1e-4 && e.max_rel < 1e-3,
+        "penalty {e_pen}, gradient {e}"
+    );
+}
