@@ -193,9 +193,40 @@ fn candidate_lists_start_with_the_rule_and_hold_no_duplicates() {
         3,
         "K-steps 16, 32, 8"
     );
-    // Matmul: the rule, then fewer rows and other K-steps.
-    let m = sgw::ops::matmul::matmul_candidates(256, 256);
+    // Matmul: the rule, then fewer rows and other K-steps; no split-K where K is short or
+    // the output already has many tiles.
+    use sgw::ops::matmul::{matmul_candidates, rule_splits, MatmulShape};
+    let shape = |batches, m, n, k| MatmulShape { batches, m, n, k };
+    let m = matmul_candidates(shape(1, 256, 256, 256));
     assert_eq!(m[0].label(), "rows64");
     assert_eq!(m.len(), 9);
-    assert_eq!(sgw::ops::matmul::matmul_candidates(8, 4).len(), 2);
+    assert_eq!(matmul_candidates(shape(1, 8, 8, 4)).len(), 2);
+    assert!(matmul_candidates(shape(1, 2048, 2048, 8192))
+        .iter()
+        .all(|c| c.splits == 1));
+    // D's last FC at 4x4, batch 128 (8192 inputs, 512 outputs): 16 tiles walking K = 8192.
+    // The rule splits it into 16 parts of 512 (256 workgroups); the tuner may try 2..16,
+    // at BK 16 and 32, and the unsplit rule.
+    let fc = shape(1, 128, 512, 8192);
+    assert_eq!(rule_splits(fc, 64), 16);
+    let m = matmul_candidates(fc);
+    assert_eq!(m[0].label(), "rows64s16");
+    let labels: Vec<String> = m.iter().map(|c| c.label()).collect();
+    for l in ["rows64s2", "rows64k32s16", "rows64", "rows32k8"] {
+        assert!(labels.contains(&l.to_string()), "{l} in {labels:?}");
+    }
+    assert_eq!(m.len(), 9 + 8, "{labels:?}");
+    // The rule splits only long K (>= 2048) with few tiles (< 64), parts >= 256.
+    assert_eq!(rule_splits(shape(1, 128, 512, 512), 64), 1, "mapping FC");
+    assert_eq!(rule_splits(shape(1, 512, 512, 8192), 64), 1, "64 tiles");
+    assert_eq!(rule_splits(shape(1, 128, 512, 2048), 64), 8, "parts of 256");
+    assert_eq!(
+        rule_splits(shape(2, 16, 64, 4096), 16),
+        16,
+        "batched, 2 tiles"
+    );
+    // The mapping's 512 x 512 at batch 128 (K = 512): the tuner may try 2 parts of 256.
+    let m = matmul_candidates(shape(1, 128, 512, 512));
+    assert_eq!(m[0].splits, 1);
+    assert!(m.iter().any(|c| c.splits == 2) && m.iter().all(|c| c.splits <= 2));
 }

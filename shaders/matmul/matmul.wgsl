@@ -5,6 +5,10 @@
 // invocations, each holding a 4 x 4 block in vec4 registers (rows ty*4.., columns tx*4..).
 // ROWS (16, 32 or 64) follows M, so a minibatch of 8 does not fill a 64-row tile with zeros.
 // K advances in steps of BK through workgroup memory. Out-of-range loads read 0.
+// Split-K (SPLITS > 1): workgroup z = batch * SPLITS + part; part s walks only its chunk of
+// K (a multiple of BK; a part past K's end walks nothing and writes zeros) and writes its
+// partial tile to c[(batch * M * N + row * N + col) * SPLITS + s], which a row sum then adds.
+// With SPLITS = 1 this is the plain product (one part, the whole of K, c's own layout).
 
 override ROWS: u32 = 64u;
 struct Params {
@@ -28,6 +32,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 const BN: u32 = 64u;
+// Parts K is split into (1: no split).
+override SPLITS: u32 = 1u;
 // K advances this much per barrier: 8, 16 or 32 (the autotuner's K-step).
 override BK: u32 = 16u;
 
@@ -42,7 +48,12 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
     let threads = 4u * ROWS;
-    let z = wid.z;
+    let z = wid.z / SPLITS;
+    let part = wid.z % SPLITS;
+    let chunk = (p.k + SPLITS - 1u) / SPLITS;
+    let chunk_bk = (chunk + BK - 1u) / BK * BK;
+    let k_begin = min(p.k, part * chunk_bk);
+    let k_end = min(p.k, k_begin + chunk_bk);
     let row0 = wid.y * ROWS;
     let col0 = wid.x * BN;
     let a_base = p.a_off + z * p.a_batch;
@@ -51,7 +62,7 @@ fn main(
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < p.k; k0 = k0 + BK) {
+    for (var k0 = k_begin; k0 < k_end; k0 = k0 + BK) {
         // A tile: ROWS rows x BK k, BK / 4 values per invocation.
         for (var t = 0u; t < BK / 4u; t = t + 1u) {
             let e = flat + t * threads;
@@ -60,7 +71,7 @@ fn main(
             let gr = row0 + am;
             let gk = k0 + ak;
             var av = 0.0;
-            if (gr < p.m && gk < p.k) {
+            if (gr < p.m && gk < k_end) {
                 av = a[a_base + gr * p.a_row + gk * p.a_col];
             }
             a_tile[ak][am / 4u][am % 4u] = av;
@@ -72,7 +83,7 @@ fn main(
             let gk = k0 + bk;
             let gc = col0 + bn;
             var bv = 0.0;
-            if (gk < p.k && gc < p.n) {
+            if (gk < k_end && gc < p.n) {
                 bv = b[b_base + gk * p.b_row + gc * p.b_col];
             }
             b_tile[bk][bn / 4u][bn % 4u] = bv;
@@ -100,7 +111,7 @@ fn main(
             if (col >= p.n) {
                 break;
             }
-            c[c_base + r * p.n + col] = p.alpha * rows[i][j];
+            c[(c_base + r * p.n + col) * SPLITS + part] = p.alpha * rows[i][j];
         }
     }
 }

@@ -37,7 +37,15 @@ pub fn describe(b: &KernelBench) -> Option<String> {
     if b.name == "matmul" {
         let (m, n, k) = (field(s, "M")?, field(s, "N")?, field(s, "K")?);
         let key = matmul::matmul_key(1, m, n, k, [true, true]);
-        return Some(matmul::describe_matmul(&key, m, k));
+        return Some(matmul::describe_matmul(
+            &key,
+            matmul::MatmulShape {
+                batches: 1,
+                m,
+                n,
+                k,
+            },
+        ));
     }
     let mode = ConvPass::ALL.iter().position(|p| p.name() == b.name)? as u32;
     let f = |k| field(s, k);

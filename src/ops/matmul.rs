@@ -89,8 +89,6 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
         }
         (Storage::Meta(_), Storage::Meta(_)) => Storage::meta(batches * m * n),
         (Storage::Gpu(x), Storage::Gpu(y)) => {
-            let ctx = gpu::gpu();
-            let out = ctx.alloc((batches * m * n) as u64 * 4);
             let params = MatmulParams {
                 m: m as u32,
                 n: n as u32,
@@ -105,26 +103,18 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
                 b_off: bv.off as u32,
                 alpha: alpha as f32,
             };
-            if m * n * batches > 0 {
-                if k == 0 {
-                    ctx.fill_u32(&out, 0);
-                } else {
-                    let launch = |c: MatmulConfig, out: &GpuBuffer| {
-                        let groups = [
-                            n.div_ceil(64) as u32,
-                            m.div_ceil(c.rows) as u32,
-                            batches as u32,
-                        ];
-                        ctx.dispatch(&c.kernel(), &params, &[x, y, out], groups);
-                    };
-                    let key = || matmul_key(batches, m, n, k, [av.col == 1, bv.col == 1]);
-                    let c = matmul_config(key, m, k, &mut |c| {
-                        launch(c, &ctx.alloc((batches * m * n) as u64 * 4))
-                    });
-                    launch(c, &out);
+            let d = MatmulShape { batches, m, n, k };
+            let run = |c: MatmulConfig| launch(c, &params, x, y, d);
+            if m * n * batches == 0 || k == 0 {
+                let out = gpu::gpu().alloc((batches * m * n) as u64 * 4);
+                if m * n * batches > 0 {
+                    gpu::gpu().fill_u32(&out, 0);
                 }
+                Storage::Gpu(Arc::new(out))
+            } else {
+                let key = || matmul_key(batches, m, n, k, [av.col == 1, bv.col == 1]);
+                run(matmul_config(key, d, &mut |c| drop(run(c))))
             }
-            Storage::Gpu(Arc::new(out))
         }
         _ => unreachable!("same_place checked"),
     };
@@ -139,6 +129,62 @@ pub fn matmul_scaled(a: &Tensor, b: &Tensor, ta: bool, tb: bool, alpha: f64) -> 
             alpha,
         },
     )
+}
+
+/// The sizes of a (batched) product: `batches` of (m x k) by (k x n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulShape {
+    pub batches: usize,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
+impl MatmulShape {
+    /// Workgroups of one K part with tiles of `rows` rows (x 64 columns).
+    pub fn tiles(self, rows: usize) -> usize {
+        self.n.div_ceil(64) * self.m.div_ceil(rows) * self.batches
+    }
+}
+
+/// Most workgroups a dispatch may have along z (batches x parts).
+const MAX_Z: usize = 65535;
+
+/// One product in configuration `c` (k > 0, a non-empty output). With split-K the parts'
+/// partial products go to [batches * m * n, splits] and a row sum adds them, applying alpha
+/// once; unsplit, the kernel writes alpha * C itself.
+fn launch(
+    c: MatmulConfig,
+    params: &MatmulParams,
+    x: &GpuBuffer,
+    y: &GpuBuffer,
+    d: MatmulShape,
+) -> Storage {
+    let ctx = gpu::gpu();
+    let outputs = d.batches * d.m * d.n;
+    // A forced split past the z limit runs unsplit (no rule or candidate goes near it).
+    let splits = Some(c.splits)
+        .filter(|s| d.batches * s <= MAX_Z)
+        .unwrap_or(1);
+    let groups = [
+        d.n.div_ceil(64) as u32,
+        d.m.div_ceil(c.rows) as u32,
+        (d.batches * splits) as u32,
+    ];
+    if splits == 1 {
+        let out = ctx.alloc(outputs as u64 * 4);
+        ctx.dispatch(&c.kernel(), params, &[x, y, &out], groups);
+        return Storage::Gpu(Arc::new(out));
+    }
+    let partial = ctx.alloc((outputs * splits) as u64 * 4);
+    let unscaled = MatmulParams {
+        alpha: 1.0,
+        ..*params
+    };
+    let kernel = MatmulConfig { splits, ..c }.kernel();
+    ctx.dispatch(&kernel, &unscaled, &[x, y, &partial], groups);
+    let partial = Storage::Gpu(Arc::new(partial));
+    super::reduce::sum_rows_storage(&partial, outputs, splits, params.alpha as f64)
 }
 
 pub fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
@@ -194,34 +240,54 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale
 /// The ROWS override candidates of `matmul.wgsl`.
 pub const MATMUL_ROWS: [usize; 3] = [16, 32, 64];
 
-/// A matmul configuration: tile rows (`ROWS`) and K-step (`BK`).
+/// The split-K part counts (`SPLITS`) besides 1.
+pub const MATMUL_SPLITS: [usize; 4] = [2, 4, 8, 16];
+
+/// A matmul configuration: tile rows (`ROWS`), K-step (`BK`) and the parts K is split into
+/// (`SPLITS`, 1: none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatmulConfig {
     pub rows: usize,
     pub k_step: usize,
+    pub splits: usize,
 }
 
 impl MatmulConfig {
     pub fn kernel(self) -> Kernel {
-        let k = Kernel::new("matmul/matmul.wgsl").with("ROWS", self.rows as f64);
-        match self.k_step {
-            16 => k,
-            bk => k.with("BK", bk as f64),
+        let mut k = Kernel::new("matmul/matmul.wgsl").with("ROWS", self.rows as f64);
+        if self.k_step != 16 {
+            k = k.with("BK", self.k_step as f64);
         }
+        if self.splits != 1 {
+            k = k.with("SPLITS", self.splits as f64);
+        }
+        k
     }
 
     pub fn label(self) -> String {
-        match self.k_step {
-            16 => format!("rows{}", self.rows),
-            bk => format!("rows{}k{bk}", self.rows),
+        let mut l = format!("rows{}", self.rows);
+        if self.k_step != 16 {
+            l += &format!("k{}", self.k_step);
         }
+        if self.splits != 1 {
+            l += &format!("s{}", self.splits);
+        }
+        l
     }
 
     /// Every configuration: what the candidate tests force one by one.
     pub fn all() -> Vec<MatmulConfig> {
-        MATMUL_ROWS
-            .iter()
-            .flat_map(|&rows| super::tune::K_STEPS.map(|k_step| MatmulConfig { rows, k_step }))
+        let splits = std::iter::once(1).chain(MATMUL_SPLITS);
+        splits
+            .flat_map(|splits| {
+                MATMUL_ROWS.iter().flat_map(move |&rows| {
+                    super::tune::K_STEPS.map(|k_step| MatmulConfig {
+                        rows,
+                        k_step,
+                        splits,
+                    })
+                })
+            })
             .collect()
     }
 }
@@ -265,34 +331,99 @@ pub fn matmul_key(batches: usize, m: usize, n: usize, k: usize, layout: [bool; 2
     )
 }
 
-/// The rule (ROWS from m, BK 16) first, then fewer rows and the other K-steps (those up to
-/// k's length).
-pub fn matmul_candidates(m: usize, k: usize) -> Vec<MatmulConfig> {
+/// No split-K part is shorter than this: each workgroup still walks a few hundred K per
+/// output tile, so the partials' extra writes and the row sum stay small next to the product.
+const MIN_PART: usize = 256;
+
+/// The fixed rule splits K only under this many output workgroups...
+const FEW_TILES: usize = 64;
+/// ... and only for K at least this long.
+const LONG_K: usize = 2048;
+/// The rule's split aims at this many workgroups (a few per SM on a large GPU).
+const FILL: usize = 256;
+
+/// The rule's split-K parts for `d` with tiles of `rows`. The products of a StyleGAN step
+/// are small in m x n and can be long in K (D's last FC at 4x4: 8192 inputs to 512 outputs
+/// at batch 128 is 16 tiles of 64 x 64 walking K = 8192 each): on an H200 (132 SMs) such a
+/// product leaves most of the GPU idle, and the matmul family took 16.7 ms of a 72 ms step
+/// at 4x4. Split only where that is clearly the case (fewer than [`FEW_TILES`] workgroups,
+/// K >= [`LONG_K`]), into the fewest power-of-two parts that reach [`FILL`] workgroups with
+/// parts of at least [`MIN_PART`]; elsewhere the extra pass and partial traffic cost more
+/// than they save. The autotuner times the other split counts.
+pub fn rule_splits(d: MatmulShape, rows: usize) -> usize {
+    let tiles = d.tiles(rows);
+    if tiles >= FEW_TILES || d.k < LONG_K {
+        return 1;
+    }
+    let mut allowed = MATMUL_SPLITS.into_iter().filter(|&s| d.k / s >= MIN_PART);
+    let want = FILL.div_ceil(tiles);
+    allowed
+        .clone()
+        .find(|&s| s >= want)
+        .or(allowed.next_back())
+        .unwrap_or(1)
+}
+
+/// The split counts the autotuner may try at `d`'s power-of-two class (so a class has one
+/// candidate list): parts of about [`MIN_PART`] or more, outputs under [`FILL`] workgroups.
+fn split_counts(d: MatmulShape, rows: usize) -> Vec<usize> {
+    let p = usize::next_power_of_two;
+    let class = MatmulShape {
+        batches: p(d.batches),
+        m: p(d.m),
+        n: p(d.n),
+        k: p(d.k),
+    };
+    if class.tiles(rows) >= FILL {
+        return vec![];
+    }
+    MATMUL_SPLITS
+        .into_iter()
+        .filter(|&s| class.k / s >= MIN_PART && class.batches * s <= MAX_Z)
+        .collect()
+}
+
+/// The rule (ROWS from m, BK 16, [`rule_splits`]) first; where K is long and the output
+/// small, the split counts (the rule's tile, BK 16 then 32); then, unsplit, the rule's and
+/// fewer rows with every K-step (those up to k's length).
+pub fn matmul_candidates(d: MatmulShape) -> Vec<MatmulConfig> {
+    let rows = tile_rows(d.m);
     let rule = MatmulConfig {
-        rows: tile_rows(m),
+        rows,
         k_step: 16,
+        splits: rule_splits(d, rows),
     };
     let mut out = vec![rule];
-    out.extend(
-        MatmulConfig::all()
-            .into_iter()
-            .filter(|c| *c != rule && c.rows <= rule.rows && (c.k_step <= 16 || k > 16)),
-    );
+    let splits = split_counts(d, rows);
+    let split = [16, 32].into_iter().flat_map(|k_step| {
+        splits.iter().map(move |&splits| MatmulConfig {
+            rows,
+            k_step,
+            splits,
+        })
+    });
+    let plain = MatmulConfig::all()
+        .into_iter()
+        .filter(|c| c.splits == 1 && c.rows <= rows && (c.k_step <= 16 || d.k > 16));
+    for c in split.chain(plain) {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
     out
 }
 
-/// The configuration of an m x k by k x n product: forced, the rule, or the class's tuned
+/// The configuration of a product of shape `d`: forced, the rule, or the class's tuned
 /// winner (timed through `launch`, which records one run of a configuration).
 pub fn matmul_config(
     key: impl FnOnce() -> String,
-    m: usize,
-    k: usize,
+    d: MatmulShape,
     launch: &mut dyn FnMut(MatmulConfig),
 ) -> MatmulConfig {
     if let Some(c) = forced_matmul() {
         return c;
     }
-    let cands = matmul_candidates(m, k);
+    let cands = matmul_candidates(d);
     if !autotune::enabled() || cands.len() == 1 {
         return cands[0];
     }
@@ -301,12 +432,12 @@ pub fn matmul_config(
     cands[i]
 }
 
-/// What an m x k product of class `key` runs now, for `bench`.
-pub fn describe_matmul(key: &str, m: usize, k: usize) -> String {
+/// What a product of shape `d` and class `key` runs now, for `bench`.
+pub fn describe_matmul(key: &str, d: MatmulShape) -> String {
     if let Some(c) = forced_matmul() {
         return format!("{} (forced)", c.label());
     }
-    let cands = matmul_candidates(m, k);
+    let cands = matmul_candidates(d);
     let tuned = (autotune::enabled() && gpu::try_gpu().is_ok())
         .then(|| autotune::cached(gpu::gpu(), key))
         .flatten()
