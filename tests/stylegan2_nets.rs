@@ -21,19 +21,20 @@ const NOISE: NoiseMode = NoiseMode::Random {
 };
 
 /// 16x16, 3 channels, nf 8 / 8 / 4 at 4 / 8 / 16, mapping of 3 layers, z 8, w 6;
-/// minibatch-stddev groups of 2 (two groups in a batch of 4).
+/// minibatch-stddev groups of 2 (two groups in a batch of 4); the mapping's lr multiplier
+/// is the default 0.01.
 fn cfg() -> ModelConfig {
     ModelConfig {
         z_dim: 8,
         w_dim: 6,
         mapping_layers: 3,
-        mapping_lr_mul: 0.01,
         fmap_base: 64,
         fmap_max: 8,
         channels: 3,
-        start_res: 4,
+        start_res: 16,
         max_res: 16,
         mbstd_group: 2,
+        ..ModelConfig::default()
     }
 }
 
@@ -302,4 +303,84 @@ fn r1_second_order_on_both_devices() {
         e_pen.max_rel < 1e-4 && e.max_rel < 1e-3,
         "penalty {e_pen}, gradient {e}"
     );
+}
+
+/// Path length's core: J = sum_i |d sum(G(ws) * y) / d ws_i|^2 and its gradient w.r.t. G's
+/// parameters (second order through the modulated convs, the noise epilogue and the FIR
+/// upsampling of the skip images).
+fn path_length(n: &Nets, place: Place) -> (f64, Vec<Tensor>) {
+    let ws: Vec<Tensor> = (0..n.g.num_ws())
+        .map(|i| {
+            random_input(&[N, cfg().w_dim], Domain::Any, 60 + i as u64)
+                .to_place(place)
+                .requires_grad_()
+        })
+        .collect();
+    let img = n.g.synthesis(&n.gp, &ws, NOISE);
+    let y = weights_like(&img, 61);
+    let g = sgw::grad(&[ops::sum_all(&(&img * &y))], &ws, true);
+    let j = g
+        .iter()
+        .map(|g| ops::sum_all(&ops::square(g)))
+        .reduce(|a, b| &a + &b)
+        .unwrap();
+    let grads = sgw::grad(std::slice::from_ref(&j), n.gp.params(), false);
+    (j.to_vec_f64()[0], grads)
+}
+
+/// The path-length term's parameter gradient on the CPU against a central difference along
+/// a random direction in every parameter of G; on the GPU finite and close to the CPU's.
+#[test]
+fn path_length_second_order_on_both_devices() {
+    let mut n = nets(Place::Cpu64);
+    let (_, grads) = path_length(&n, Place::Cpu64);
+    let dirs: Vec<Tensor> = (0..n.gp.len())
+        .map(|i| random_input(n.gp.get(i).shape(), Domain::Any, 700 + i as u64))
+        .collect();
+    let along: f64 = grads
+        .iter()
+        .zip(&dirs)
+        .map(|(g, d)| ops::sum_all(&(g * d)).to_vec_f64()[0])
+        .sum();
+    let base: Vec<Tensor> = n.gp.params().iter().map(|t| t.detach()).collect();
+    let eps = 1e-6;
+    let mut at = |s: f64| {
+        for (i, (b, d)) in base.iter().zip(&dirs).enumerate() {
+            n.gp.set(i, &(b + &ops::mul_scalar(d, s)));
+        }
+        path_length(&n, Place::Cpu64).0
+    };
+    let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+    let rel = (fd - along).abs() / along.abs();
+    println!("path length gradient along a direction: {along:.9e}, central difference {fd:.9e} (rel {rel:.1e})");
+    assert!(rel < 1e-6, "gradient {along} vs finite difference {fd}");
+
+    let (cpu_j, cpu_grads) = path_length(&nets(Place::Cpu64), Place::Cpu64);
+    let (gpu_j, gpu_grads) = path_length(&nets(Place::Gpu), Place::Gpu);
+    let flat = |gs: &[Tensor]| gs.iter().flat_map(|g| g.to_vec_f64()).collect::<Vec<f64>>();
+    let (gg, cg) = (flat(&gpu_grads), flat(&cpu_grads));
+    assert!(gg.iter().all(|v| v.is_finite()), "GPU gradient not finite");
+    let e_j = Errors::of(&[gpu_j], &[cpu_j], 0.0);
+    let e = Errors::of(&gg, &cg, 1e-3);
+    println!("path length GPU against CPU: value {e_j}, gradient {e}");
+    assert!(
+        e_j.max_rel < 1e-4 && e.max_rel < 1e-3,
+        "value {e_j}, gradient {e}"
+    );
+}
+
+/// On meta tensors (memory planning) G, D and R1 make shape-only tensors of the right sizes.
+#[test]
+fn meta_tensors_pass_through() {
+    let n = nets(Place::Meta);
+    let [z1, z2, w_avg] = latents(Place::Meta);
+    let img = n.g.synthesis(&n.gp, &styles(&n, &z1, &z2, &w_avg), NOISE);
+    assert_eq!(
+        (img.place(), img.shape()),
+        (Place::Meta, &[N, 3, 16, 16][..])
+    );
+    let (_, grads) = r1(&n, Place::Meta);
+    for (g, p) in grads.iter().zip(n.dp.params()) {
+        assert_eq!((g.place(), g.shape()), (Place::Meta, p.shape()));
+    }
 }
