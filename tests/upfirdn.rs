@@ -51,6 +51,10 @@ fn modconv_1x1_plain() {
 fn modconv_up() {
     check("modulated_conv2d (up 2, demodulated 3x3)");
 }
+#[test]
+fn conv2d_down2() {
+    check("conv2d_down2 (3x3, bias)");
+}
 
 type Plane = Vec<Vec<f64>>;
 

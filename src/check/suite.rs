@@ -426,9 +426,10 @@ pub fn lopsided_fir() -> ops::Fir {
 /// StyleGAN2's ops: upfirdn2d (the official up/down/blur settings, and up and down together
 /// with negative padding and a lopsided filter; then a square, so that the second order
 /// differentiates through the adjoint: upfirdn2d alone is linear) and the modulated
-/// convolution (demodulated 3x3, plain 1x1 as toRGB, and the 2x up path).
+/// convolution (demodulated 3x3, plain 1x1 as toRGB, and the 2x up path); the residual
+/// D's strided 3x3 down-convolution (bilinear in image and weight, so second order mixes).
 pub fn stylegan2_cases() -> Vec<Case> {
-    use crate::nn::stylegan2::{modulated_conv2d, resample_filter};
+    use crate::nn::stylegan2::{conv2d_down2, modulated_conv2d, resample_filter};
     let f = resample_filter;
     let awkward = |c: Case| {
         c.gpu(&[&[1, 1, 4, 4]])
@@ -491,6 +492,13 @@ pub fn stylegan2_cases() -> Vec<Case> {
         modconv("modulated_conv2d (demodulated 3x3)", true, false, 3),
         modconv("modulated_conv2d (1x1, no demodulation)", false, false, 1),
         modconv("modulated_conv2d (up 2, demodulated 3x3)", true, true, 3),
+        Case::new("conv2d_down2 (3x3, bias)", |x| {
+            conv2d_down2(&x[0], &x[1], Some(&x[2]), 0.3)
+        })
+        .fd(&[&[2, 3, 4, 6], &[4, 3, 3, 3], &[4]])
+        .gpu(&[&[1, 1, 4, 4], &[1, 1, 3, 3], &[1]])
+        .gpu(&[&[2, 17, 10, 6], &[5, 17, 3, 3], &[5]])
+        .gpu(&[&[3, 64, 8, 8], &[33, 64, 3, 3], &[33]]),
     ]
 }
 
