@@ -101,6 +101,9 @@ fn long_rows_are_summed_in_parts_with_every_element_counted() {
         }
         let squares: f64 = v.iter().map(|a| a * a).sum();
         let gpu = sum_of_squares(&x.to_gpu()).item();
-        assert!((gpu - squares).abs() <= 1e-5 * squares, "m={m} k={k}: {gpu} vs {squares}");
+        assert!(
+            (gpu - squares).abs() <= 1e-5 * squares,
+            "m={m} k={k}: {gpu} vs {squares}"
+        );
     }
 }

@@ -2,12 +2,14 @@
 //! equalized learning-rate constants, so the same network code runs on G and on its moving
 //! average G_ema (same names, same layout), on the GPU and on the CPU reference.
 
+pub mod arch;
 pub mod augment;
 pub mod discriminator;
 pub mod generator;
 pub mod layers;
 pub mod stylegan2;
 
+pub use arch::{Arch, DiscNet, GenNet};
 pub use discriminator::Discriminator;
 pub use generator::{Generator, NoiseMode, Styles};
 pub use layers::{EqualizedConv2d, EqualizedLinear, ParamBuilder};
@@ -31,6 +33,9 @@ pub struct ModelConfig {
     /// Final resolution.
     pub max_res: usize,
     pub mbstd_group: usize,
+    /// StyleGAN 1 or 2. Configurations written before StyleGAN2 existed load as StyleGAN 1.
+    #[serde(default)]
+    pub arch: Arch,
 }
 
 impl Default for ModelConfig {
@@ -46,6 +51,7 @@ impl Default for ModelConfig {
             start_res: 4,
             max_res: 256,
             mbstd_group: 4,
+            arch: Arch::Stylegan1,
         }
     }
 }
@@ -80,6 +86,12 @@ impl ModelConfig {
         if !pow2(self.start_res) || self.start_res > self.max_res {
             return Err(format!(
                 "start resolution {} must be a power of two in 4..={}",
+                self.start_res, self.max_res
+            ));
+        }
+        if self.arch == Arch::Stylegan2 && self.start_res != self.max_res {
+            return Err(format!(
+                "StyleGAN2 trains at one resolution (no progressive growing): start resolution {} must equal the max resolution {}",
                 self.start_res, self.max_res
             ));
         }

@@ -9,6 +9,7 @@ use super::config_file;
 use super::device::DeviceChoice;
 use super::error::{FileOp, Result, TrainError};
 use crate::data::SliceAxis;
+use crate::nn::Arch;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct TrainArgs {
@@ -47,9 +48,13 @@ pub struct TrainArgs {
     /// Thousands of images per fade and per stable phase (fractions allowed).
     #[arg(long)]
     pub kimg: Option<f64>,
-    /// wgan-gp (default) or logistic-r1.
+    /// wgan-gp (default) or logistic-r1. StyleGAN2 trains with logistic-r1 (lazy R1).
     #[arg(long)]
     pub loss: Option<Loss>,
+    /// stylegan1 (default: grown progressively from 4x4) or stylegan2 (at --max-res from the
+    /// start: modulated convolutions, skip G, residual D, lazy R1 and path length).
+    #[arg(long, value_name = "stylegan1|stylegan2")]
+    pub arch: Option<Arch>,
     /// Augment every image D sees (stylegan2-ada's "bgc" pipeline): ada (p adapts to D's
     /// overfitting), fixed:P (constant probability P in [0, 1]) or none (default).
     #[arg(long, value_name = "ada|fixed:P|none")]
@@ -147,6 +152,30 @@ pub fn check_flags(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// What StyleGAN2 changes in a configuration: one resolution (no growing), the logistic
+/// loss with lazy R1, and unless the file sets it the official "auto" R1 weight
+/// gamma = 0.0002 res^2 / batch (stylegan2-ada-pytorch `train.py`).
+fn stylegan2_defaults(
+    cfg: &mut TrainConfig,
+    a: &TrainArgs,
+    file: Option<&toml::Value>,
+) -> Result<()> {
+    if a.loss == Some(Loss::WganGp)
+        || file.and_then(|f| f.get("loss")).and_then(|l| l.as_str()) == Some("wgan-gp")
+    {
+        return Err(TrainError::invalid(
+            "StyleGAN2 trains with the non-saturating logistic loss and lazy R1: use --loss logistic-r1 (or leave --loss out)",
+        ));
+    }
+    cfg.loss = Loss::LogisticR1;
+    cfg.model.start_res = cfg.model.max_res;
+    if file.and_then(|f| f.get("r1_gamma")).is_none() {
+        let res = cfg.model.max_res as f64;
+        cfg.r1_gamma = 0.0002 * res * res / cfg.batch_at(cfg.model.max_res) as f64;
+    }
+    Ok(())
+}
+
 /// The channel count a new run asks for: `--channels`, or `channels` in the `--config` file.
 fn requested_channels(a: &TrainArgs, file: Option<&toml::Value>) -> Option<(usize, String)> {
     if let Some(c) = a.channels {
@@ -216,6 +245,12 @@ pub fn resolve_config(
     }
     if let Some(l) = a.loss {
         cfg.loss = l;
+    }
+    if let Some(arch) = a.arch {
+        cfg.model.arch = arch;
+    }
+    if cfg.model.arch == Arch::Stylegan2 {
+        stylegan2_defaults(&mut cfg, a, file.as_ref())?;
     }
     if let Some(lr) = a.lr {
         cfg.set_lr(lr);

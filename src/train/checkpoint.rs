@@ -21,7 +21,7 @@ use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use super::ada::AdaController;
 use super::config::TrainConfig;
 use super::trainer::{Progress, Trainer};
-use crate::nn::{Discriminator, Generator};
+use crate::nn::{DiscNet, GenNet};
 use crate::params::ParamGroup;
 use crate::tensor::{Place, Tensor};
 
@@ -73,6 +73,9 @@ pub fn save(t: &Trainer, path: &Path) -> Result<(), CheckpointError> {
         tensors.push((format!("{name}/v"), v.shape().to_vec(), v.to_vec()));
     }
     tensors.push(("w_avg".into(), t.w_avg.shape().to_vec(), t.w_avg.to_vec()));
+    if t.lazy() {
+        tensors.push(("pl_mean".into(), vec![1], t.pl_mean.to_vec()));
+    }
     let p = &t.progress;
     let meta: HashMap<String, String> = [
         ("format", FORMAT.to_string()),
@@ -229,9 +232,9 @@ impl Checkpoint {
             let m = &self.config.model;
             let seed = self.config.seed;
             if prefix == "opt_G" {
-                own(&Generator::build(m, seed, Place::Cpu32).1)
+                own(&GenNet::build(m, seed, Place::Cpu32).1)
             } else {
-                own(&Discriminator::build(m, seed, Place::Cpu32).1)
+                own(&DiscNet::build(m, seed, Place::Cpu32).1)
             }
         };
         let v1 = self.meta.get("format").map(String::as_str) == Some(FORMAT_V1);
@@ -302,6 +305,13 @@ impl Checkpoint {
         let w_dim = t.cfg.model.w_dim;
         let w = self.take("w_avg", &[1, w_dim])?.clone();
         t.w_avg = Tensor::from_vec(w, &[1, w_dim], place);
+        if t.lazy() {
+            // StyleGAN2's path length mean; absent (a run before it existed): 0, a fresh start.
+            if self.tensors.contains_key("pl_mean") {
+                let v = self.take("pl_mean", &[1])?.clone();
+                t.pl_mean = Tensor::from_vec(v, &[], place);
+            }
+        }
         if let Some(text) = self.meta.get("ada") {
             let mut ada: AdaController = serde_json::from_str(text)
                 .map_err(|e| err(&self.path, format!("bad ADA state {text:?}: {e}")))?;

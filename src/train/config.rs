@@ -115,6 +115,10 @@ pub struct TrainConfig {
     pub gp_lambda: f64,
     pub drift_epsilon: f64,
     pub r1_gamma: f64,
+    /// StyleGAN2's lazy R1 and path length regularisation (used with `model.arch =
+    /// "stylegan2"`); configurations written before it existed load the official defaults.
+    #[serde(default)]
+    pub stylegan2: super::reg_config::LazyReg,
     /// `none`, `ada` or `fixed:P` ([`AugmentMode`]): what D's images go through. Configurations
     /// written before it existed load with `none`.
     #[serde(default = "no_augment")]
@@ -185,6 +189,7 @@ impl TrainConfig {
             gp_lambda: 10.0,
             drift_epsilon: 0.001,
             r1_gamma: 10.0,
+            stylegan2: Default::default(),
             augment: no_augment(),
             ada_target: ada_target(),
             ada_kimg: ada_kimg(),
@@ -270,6 +275,7 @@ impl TrainConfig {
     /// A clear message for any value a run cannot use (named by its configuration key).
     pub fn validate(&self) -> Result<(), TrainError> {
         self.model.validate().map_err(TrainError::Invalid)?;
+        self.stylegan2.validate().map_err(TrainError::Invalid)?;
         let positive = |key: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())

@@ -5,7 +5,7 @@
 
 use crate::autograd::grad;
 use crate::nn::augment::Pipeline;
-use crate::nn::Discriminator;
+use crate::nn::DiscNet;
 use crate::ops::{self, mean_all, softplus, square, sum};
 use crate::params::ParamGroup;
 use crate::tensor::Tensor;
@@ -13,7 +13,7 @@ use crate::tensor::Tensor;
 /// What the discriminator sees: its network, parameters, resolution and fade, and the
 /// augmentation in front of it.
 pub struct Critic<'a> {
-    pub net: &'a Discriminator,
+    pub net: &'a DiscNet,
     pub params: &'a ParamGroup,
     pub res: usize,
     pub alpha: f64,
@@ -147,4 +147,28 @@ pub fn d_logistic_r1_probed(
 /// The non-saturating generator loss: softplus(-D(fake)).
 pub fn g_logistic(d: &Critic, fake: &Tensor) -> Tensor {
     mean_all(&softplus(&ops::neg(&d.score(fake, Seen::GenFake))))
+}
+
+/// The non-saturating logistic D loss without a penalty (StyleGAN2's main D step; R1 runs
+/// lazily on its own): softplus(D(fake)) + softplus(-D(real)); also D's scores of the reals.
+pub fn d_logistic_probed(
+    d: &Critic,
+    real: &Tensor,
+    fake: &Tensor,
+    probe: &mut dyn FnMut(LossPoint),
+) -> (Tensor, Tensor) {
+    let d_real = d.score(real, Seen::Real);
+    let d_fake = d.score(fake, Seen::Fake);
+    probe(LossPoint::ScoresDone);
+    let per_sample = &softplus(&d_fake) + &softplus(&ops::neg(&d_real));
+    (mean_all(&per_sample), d_real.detach())
+}
+
+/// R1 alone, times `weight` (StyleGAN2's lazy step: gamma / 2 times the interval): the mean
+/// over the batch of weight |grad_x D(aug(x))|^2 at the reals.
+pub fn d_r1(d: &Critic, real: &Tensor, weight: f64) -> Tensor {
+    let real = real.detach().requires_grad_();
+    let d_real = d.score(&real, Seen::Real);
+    let g = grad(&[ops::sum_all(&d_real)], std::slice::from_ref(&real), true).remove(0);
+    ops::mul_scalar(&mean_all(&sq_norm(&g)), weight)
 }

@@ -1,5 +1,5 @@
 //! Floor 8: training. `config` (what is trained), `schedule` (progressive growing), `loss`
-//! (WGAN-GP, logistic + R1), `path_length` (StyleGAN2's regulariser), `trainer` (one step) with `augmenting` (ADA in the step) and
+//! (WGAN-GP, logistic + R1), `path_length` and `lazy_reg` (StyleGAN2's regularisers and their steps; `reg_config` their settings), `trainer` (one step) with `augmenting` (ADA in the step) and
 //! `ada` (its p), `checkpoint` (atomic safetensors), `metrics` (SWD, generator variance,
 //! adversarial balance), `pictures` (grids, GIF), `plots`, `run` (the loop behind `train`)
 //! with `args` (flags, configuration), `dataset`, `run_dir` (logs and files of a run) and
@@ -16,12 +16,14 @@ pub mod dataset;
 pub mod device;
 pub mod error;
 pub mod generate;
+pub mod lazy_reg;
 pub mod loss;
 pub mod metrics;
 pub mod path_length;
 pub mod pictures;
 pub mod plots;
 mod ranks;
+pub mod reg_config;
 pub mod resume;
 pub mod run;
 pub mod run_dir;

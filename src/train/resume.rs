@@ -52,6 +52,20 @@ pub fn apply_flags(a: &TrainArgs, ck: &Checkpoint) -> Result<Resumed, TrainError
         "the discriminator and its optimiser state were trained for that loss",
     )?;
     same(
+        "--arch",
+        a.arch,
+        old.model.arch,
+        "both networks and their optimiser states belong to that architecture",
+    )?;
+    if old.model.arch == crate::nn::Arch::Stylegan2 {
+        if let Some(r) = a.max_res.filter(|&r| r != old.model.max_res) {
+            return Err(TrainError::Invalid(format!(
+                "--resume: --max-res {r} cannot change a StyleGAN2 run trained at {0}x{0}: it has one resolution (no growing); start a new run (--out) instead",
+                old.model.max_res
+            )));
+        }
+    }
+    same(
         "--seed",
         a.seed,
         old.seed,
@@ -166,8 +180,10 @@ pub fn apply_flags(a: &TrainArgs, ck: &Checkpoint) -> Result<Resumed, TrainError
 fn fixed_phases(old: &Schedule, images: u64, kimg: f64) -> Vec<u64> {
     let new_len = (kimg * 1000.0).round().max(1.0) as u64;
     let mut fixed = Vec::new();
-    for p in &old.phases {
-        if p.start + p.len <= images {
+    let last = old.phases.len().saturating_sub(1);
+    for (i, p) in old.phases.iter().enumerate() {
+        // The final phase (StyleGAN2's only one) may always grow: a finished run continues.
+        if p.start + p.len <= images && i < last {
             fixed.push(p.len);
         } else {
             if p.start < images {

@@ -24,7 +24,7 @@
 use crate::autograd::{grad, no_grad};
 use crate::dist::Group;
 use crate::nn::augment::Pipeline;
-use crate::nn::{lerp, Discriminator, Generator, NoiseMode, Styles};
+use crate::nn::{lerp, DiscNet, GenNet, NoiseMode, Styles};
 use crate::ops::{self, rand_normal, rand_uniform};
 use crate::optim::{adam::guard, ema_update, Adam, AdamConfig};
 use crate::params::ParamGroup;
@@ -65,15 +65,17 @@ pub struct StepRecord {
 pub struct Trainer {
     pub cfg: TrainConfig,
     pub place: Place,
-    pub g: Generator,
+    pub g: GenNet,
     pub gp: ParamGroup,
     pub g_ema: ParamGroup,
-    pub d: Discriminator,
+    pub d: DiscNet,
     pub dp: ParamGroup,
     pub adam_g: Adam,
     pub adam_d: Adam,
     /// Running average of w [1, w_dim] (the truncation trick's centre).
     pub w_avg: Tensor,
+    /// StyleGAN2's running mean of path lengths (shape [], on the device; 0 at the start).
+    pub pl_mean: Tensor,
     pub progress: Progress,
     pub schedule: Schedule,
     /// The data-parallel ranks this trainer is one of (one process: [`Group::single`]).
@@ -106,18 +108,19 @@ fn unit(h: u64) -> f64 {
 
 impl Trainer {
     pub fn new(cfg: TrainConfig, place: Place) -> Trainer {
-        let (g, gp) = Generator::build(&cfg.model, cfg.seed, place);
-        let (d, dp) = Discriminator::build(&cfg.model, cfg.seed.wrapping_add(1), place);
+        let (g, gp) = GenNet::build(&cfg.model, cfg.seed, place);
+        let (d, dp) = DiscNet::build(&cfg.model, cfg.seed.wrapping_add(1), place);
         let g_ema = gp.duplicate();
-        let adam = |lr| AdamConfig {
-            lr,
-            beta1: cfg.beta1,
-            beta2: cfg.beta2,
+        let lr_res = cfg.model.start_res;
+        let adam = |c: f64| AdamConfig {
+            lr: cfg.lr_at(lr_res) * c,
+            beta1: cfg.beta1.powf(c),
+            beta2: cfg.beta2.powf(c),
             eps: 1e-8,
         };
-        let lr_res = cfg.model.start_res;
-        let adam_g = Adam::new(&gp, adam(cfg.lr_at(lr_res)));
-        let adam_d = Adam::new(&dp, adam(cfg.lr_at(lr_res)));
+        let (c_d, c_g) = cfg.stylegan2.ratios(cfg.model.arch, cfg.r1_gamma);
+        let adam_g = Adam::new(&gp, adam(c_g));
+        let adam_d = Adam::new(&dp, adam(c_d));
         let w_avg = Tensor::zeros(&[1, cfg.model.w_dim], place);
         let schedule = Schedule::new(&cfg);
         let ada = AdaController::with(cfg.ada_target, cfg.ada_kimg);
@@ -132,6 +135,7 @@ impl Trainer {
             adam_g,
             adam_d,
             w_avg,
+            pl_mean: Tensor::zeros(&[], place),
             progress: Progress::default(),
             schedule,
             group: Group::single(),
@@ -172,7 +176,7 @@ impl Trainer {
     /// Styles for samples `rows` of a training batch, with style mixing (one crossover for
     /// the whole step's batch, as the official code draws it), and the first w (for the
     /// running average).
-    fn styles(
+    pub(super) fn styles(
         &self,
         p: &ParamGroup,
         rows: std::ops::Range<usize>,
@@ -270,6 +274,10 @@ impl Trainer {
                 probe(LossPoint::InputsReady);
                 let weights = (self.cfg.gp_lambda, self.cfg.drift_epsilon);
                 loss::d_wgan_gp_probed(&critic, &reals, &fake, &u, weights, probe)
+            }
+            Loss::LogisticR1 if self.lazy() => {
+                probe(LossPoint::InputsReady);
+                loss::d_logistic_probed(&critic, &reals, &fake, probe)
             }
             Loss::LogisticR1 => {
                 probe(LossPoint::InputsReady);
@@ -378,10 +386,12 @@ impl Trainer {
         // The guard sees the accumulated gradient, as every rank would after the all-reduce.
         let d_guard = guard(&d_loss, &flat);
         self.adam_d.step_flat(&mut self.dp, &flat, &d_guard);
+        self.d_reg_step(reals, &pt);
 
         let (g_loss, flat, batch_mean) = self.g_grads(n, &pt);
         let g_guard = guard(&g_loss, &flat);
         self.adam_g.step_flat(&mut self.gp, &flat, &g_guard);
+        self.g_reg_step(n, &pt);
 
         let beta = 0.5f64.powf(n as f64 / (self.cfg.ema_half_life_kimg * 1000.0).max(1e-9));
         ema_update(&mut self.g_ema, &self.gp, beta);
@@ -416,8 +426,9 @@ impl Trainer {
     /// Both optimisers take the learning rate of resolution `res`.
     fn use_lr_of(&mut self, res: usize) {
         let lr = self.cfg.lr_at(res);
-        self.adam_g.cfg.lr = lr;
-        self.adam_d.cfg.lr = lr;
+        let (c_d, c_g) = self.lazy_ratios();
+        self.adam_g.cfg.lr = lr * c_g;
+        self.adam_d.cfg.lr = lr * c_d;
         self.lr_res = res;
     }
 
