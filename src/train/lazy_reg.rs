@@ -89,8 +89,13 @@ impl Trainer {
             let rows = j * m..(j + 1) * m;
             let (styles, _) = self.styles(&self.gp, rows, step, PL_PURPOSE, pt.res);
             // One node per style input, so the Jacobian is taken per input as the official
-            // [N, num_ws, w_dim] tensor's slices are (clones of one w would sum them).
-            let ws: Vec<Tensor> = styles.iter().map(|w| ops::reshape(w, w.shape())).collect();
+            // [N, num_ws, w_dim] tensor's slices are (clones of one w would sum them). A
+            // reshape to the same shape is the tensor itself, so go through the flat shape:
+            // two views, no copy.
+            let ws: Vec<Tensor> = styles
+                .iter()
+                .map(|w| ops::reshape(&ops::reshape(w, &[w.numel()]), w.shape()))
+                .collect();
             let maps = NoiseMode::Random {
                 seed: self.cfg.seed ^ PL_NOISE_KEY,
                 step,
