@@ -196,3 +196,43 @@ fn the_memory_plan_command_checks_a_budget_and_names_an_accumulation() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--memory-budget must be > 0"));
 }
+
+/// StyleGAN2's and ADA's resampling rows and the guard's sum of squares run on this device
+/// and count the work written in `bench::kernels`' table, by hand for x = 2 x 17 x 16 x 16
+/// (8704 values).
+#[test]
+fn the_stylegan2_and_guard_rows_run_and_count_their_work() {
+    let rows = |f: &str| kernels::filtered(kernels::set(true), Some(f));
+    let e = 8704.0;
+    let fir = rows("_fir");
+    assert_eq!(fir.len(), 2);
+    // Up: 4e outputs, 2 x 2 nonzero taps each (8 FLOP); read e, write 4e.
+    assert_eq!(
+        (fir[0].name, fir[0].flops, fir[0].bytes),
+        ("upsample2d_fir", 32.0 * e, 20.0 * e)
+    );
+    // Down: e / 4 outputs, 4 x 4 taps each (32 FLOP); read e, write e / 4.
+    assert_eq!(
+        (fir[1].name, fir[1].flops, fir[1].bytes),
+        ("downsample2d_fir", 8.0 * e, 5.0 * e)
+    );
+    let aff = rows("affine");
+    assert_eq!(aff.len(), 2);
+    assert_eq!((aff[0].flops, aff[0].bytes), (8.0 * e, 8.0 * e));
+    let sq = rows("sum_of_squares");
+    assert_eq!((sq[0].flops, sq[0].bytes), (2e5, 4e5));
+    let args = BenchArgs {
+        quick: true,
+        filter: Some("2d_fir".into()),
+        repeats: Some(2),
+        no_steps: true,
+        ..Default::default()
+    };
+    let report = bench::run(&args).expect("a GPU adapter (lavapipe in CI)");
+    let names: Vec<&str> = report.kernels.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["upsample2d_fir", "downsample2d_fir"]);
+    assert!(report
+        .kernels
+        .iter()
+        .all(|k| k.median_ms > 0.0 && k.cpu_ms.is_some()));
+}

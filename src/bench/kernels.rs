@@ -19,6 +19,12 @@
 //! | minibatch_stddev | 5 per input | group mean 1, deviation and square 3, mean of std 1 |
 //! | adam | 14 per parameter | m 3, v 4, update 7 (two divides, sqrt, add, divide, mul, sub) |
 //! | ema | 3 per parameter | sub, fma |
+//! | sum_of_squares | 2 per parameter | fma (the optimiser's finiteness guard) |
+//! | upsample2d_fir | 8 per output | [1,3,3,1] up 2: 2 x 2 nonzero taps per output, fma each |
+//! | downsample2d_fir | 32 per output | 4 x 4 taps, fma each |
+//! | affine_grid_sample | 8 per output | bilinear: 4 taps, fma each (coordinates not counted) |
+//!
+//! The optimiser rows live in `optim_rows`, StyleGAN2's and ADA's in `stylegan2_rows`.
 //!
 //! Bytes: the fewest an op must move, each input read once and each output written once,
 //! f32 (the same rule as the PyTorch script), so GB/s is a lower bound on the traffic.
@@ -27,32 +33,12 @@ use std::f64::consts::SQRT_2;
 
 use crate::cpu::conv::ConvDims;
 use crate::ops;
-use crate::optim::{ema_update, Adam, AdamConfig};
-use crate::params::ParamGroup;
-use crate::tensor::{Place, Tensor};
 use crate::train::config::TrainConfig;
 
-/// Runs the op once (records it, on the GPU).
-pub type Run = Box<dyn FnMut()>;
-
-pub struct KernelBench {
-    pub name: &'static str,
-    pub shape: String,
-    pub flops: f64,
-    pub bytes: f64,
-    /// The largest single tensor, in bytes: above the device's storage binding limit the
-    /// op cannot run there at all.
-    pub largest_buffer: u64,
-    /// Builds the inputs at `place` (not timed) and returns the run closure.
-    pub setup: Box<dyn Fn(Place) -> Run>,
-}
-
-const F32: f64 = 4.0;
-
-/// Seeds of the inputs: distinct Philox counter blocks, so no two tensors share numbers.
-fn rand(shape: &[usize], block: u64, std: f64, place: Place) -> Tensor {
-    ops::rand_normal(shape, 0x5EED, block << 40, 0.0, std, place)
-}
+use super::optim_rows::{adam, ema, sum_of_squares};
+pub use super::row::{plane_shape, KernelBench, Run};
+use super::row::{rand, F32};
+use super::stylegan2_rows;
 
 // ---------------------------------------------------------------------------------------
 // Convolution and matmul
@@ -182,10 +168,6 @@ pub const PLANE_OPS: [&str; 7] = [
     "leaky_relu",
 ];
 
-pub fn plane_shape(n: usize, c: usize, h: usize, w: usize) -> String {
-    format!("N={n} C={c} H={h} W={w}")
-}
-
 /// (FLOP, bytes) of a plane op at x = [N, C, H, W] (see the table in the module docs).
 pub fn plane_counts(name: &str, [n, c, h, w]: [usize; 4]) -> (f64, f64) {
     let e = (n * c * h * w) as f64;
@@ -278,64 +260,6 @@ pub fn minibatch_stddev(n: usize, c: usize, h: usize, w: usize) -> KernelBench {
 }
 
 // ---------------------------------------------------------------------------------------
-// Optimiser
-// ---------------------------------------------------------------------------------------
-
-/// A parameter group of `params` scalars in four big tensors, the way a model's few large
-/// conv and dense weights dominate its count.
-fn param_group(params: usize, place: Place) -> ParamGroup {
-    let part = params / 4;
-    let named = (0..4)
-        .map(|i| {
-            let len = if i == 3 { params - 3 * part } else { part };
-            let t = rand(&[len], 10 + i as u64, 0.1, Place::Cpu32);
-            (format!("w{i}"), t)
-        })
-        .collect();
-    ParamGroup::new(named, place)
-}
-
-/// The group's flat arena (one buffer, every parameter padded to 64 floats).
-fn flat_bytes(params: usize) -> u64 {
-    (params + 4 * 64) as u64 * 4
-}
-
-pub fn adam(params: usize) -> KernelBench {
-    KernelBench {
-        name: "adam",
-        shape: format!("params={params}"),
-        flops: 14.0 * params as f64,
-        // Read p, g, m, v; write p, m, v.
-        bytes: F32 * 7.0 * params as f64,
-        largest_buffer: flat_bytes(params),
-        setup: Box::new(move |place| -> Run {
-            let mut group = param_group(params, place);
-            let mut opt = Adam::new(&group, AdamConfig::default());
-            // A precomputed flat gradient: the step alone is timed, not the gather.
-            let g = rand(&[group.flat_len()], 20, 0.01, place);
-            let guard = Tensor::zeros(&[1], place);
-            Box::new(move || opt.step_flat(&mut group, &g, &guard))
-        }),
-    }
-}
-
-pub fn ema(params: usize) -> KernelBench {
-    KernelBench {
-        name: "ema",
-        shape: format!("params={params}"),
-        flops: 3.0 * params as f64,
-        // Read ema and p; write ema.
-        bytes: F32 * 3.0 * params as f64,
-        largest_buffer: flat_bytes(params),
-        setup: Box::new(move |place| -> Run {
-            let model = param_group(params, place);
-            let mut avg = model.duplicate();
-            Box::new(move || ema_update(&mut avg, &model, 0.999))
-        }),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // The two sets
 // ---------------------------------------------------------------------------------------
 
@@ -371,8 +295,12 @@ fn assemble(
     for &[n, c, h, w] in mbstd {
         v.push(minibatch_stddev(n, c, h, w));
     }
+    for &d in planes {
+        v.extend(stylegan2_rows::plane_rows(d));
+    }
     v.push(adam(params));
     v.push(ema(params));
+    v.push(sum_of_squares(params));
     v
 }
 

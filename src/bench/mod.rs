@@ -5,7 +5,9 @@
 //! measured in the same run, and next to the CPU reference running the same op at the
 //! same shape.
 //!
-//! - [`kernels`]: the benchmark list (name, shape, counted work, setup and run closures).
+//! - [`kernels`]: the benchmark list (name, shape, counted work, setup and run closures),
+//!   with the optimiser's rows in [`optim_rows`], StyleGAN2's and ADA's in [`stylegan2_rows`],
+//!   and what a row is in [`row`].
 //! - [`timing`]: timestamps or wall clock, the median and spread, the CPU cost estimate.
 //! - [`ceilings`]: FMA throughput and copy bandwidth.
 //! - [`report`]: the table and the JSON.
@@ -16,7 +18,10 @@
 pub mod ceilings;
 pub mod kernels;
 pub mod memory_plan;
+pub mod optim_rows;
 pub mod report;
+pub mod row;
+pub mod stylegan2_rows;
 pub mod tiles;
 pub mod timing;
 pub mod train_step;
