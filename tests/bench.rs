@@ -236,3 +236,81 @@ fn the_stylegan2_and_guard_rows_run_and_count_their_work() {
         .iter()
         .all(|k| k.median_ms > 0.0 && k.cpu_ms.is_some()));
 }
+
+/// `bench --arch stylegan2`'s step section: a model built at the timed resolution, each kind
+/// of step (both lazy regularisers, path length alone, neither) timed and weighted by its
+/// share of the official intervals' steps, rows marked stylegan2 with the memory fields.
+/// A tiny model at the quick set's first resolution keeps it to seconds.
+#[test]
+fn a_stylegan2_step_is_timed_with_its_lazy_regularisers_weighted_in() {
+    use sgw::bench::stylegan2_step;
+    use sgw::nn::Arch;
+    let ctx = gpu::gpu();
+    let mut set = stylegan2_step::stylegan2_set(true);
+    assert_eq!(set.resolutions, [8, 16]);
+    assert_eq!(set.cfg.model.arch, Arch::Stylegan2);
+    // The full set: the default model at 8..256 (D needs 8), batches from the table.
+    let full = stylegan2_step::stylegan2_set(false);
+    assert_eq!(full.resolutions, [8, 16, 32, 64, 128, 256]);
+    let c = stylegan2_step::at_res(&full.cfg, 256);
+    assert_eq!(
+        (c.model.start_res, c.model.max_res, c.batch_at(256)),
+        (256, 256, 8)
+    );
+    assert!((c.r1_gamma - 0.0002 * 256.0 * 256.0 / 8.0).abs() < 1e-12);
+
+    set.resolutions.truncate(1);
+    set.cfg.model.fmap_max = 16;
+    set.cfg.model.mapping_layers = 2;
+    set.cfg.set_batch(4);
+    let mut notes = Vec::new();
+    let rows = stylegan2_step::measure(ctx, &set, (0, 1), &mut notes);
+    assert_eq!(rows.len(), 1, "{notes:?}");
+    let r = &rows[0];
+    assert_eq!((r.res, r.batch, r.arch), (8, 4, Arch::Stylegan2));
+    let lazy = r
+        .lazy
+        .as_ref()
+        .expect("StyleGAN2 rows say how the lazy steps count");
+    assert_eq!((lazy.r1_interval, lazy.pl_interval), (16, 4));
+    let kinds: Vec<(&str, u64, f64)> = lazy
+        .kinds
+        .iter()
+        .map(|k| (k.label(), k.step, k.weight))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("R1+PL", 0, 1.0 / 16.0),
+            ("plain", 1, 0.75),
+            ("PL", 4, 3.0 / 16.0)
+        ]
+    );
+    // The row's time is the kinds' medians weighted; a lazy step costs more than a plain one.
+    let weighted: f64 = lazy.kinds.iter().map(|k| k.weight * k.median_ms).sum();
+    assert!((r.median_ms - weighted).abs() <= 1e-9 * weighted, "{r:?}");
+    assert!(lazy.kinds.iter().all(|k| k.median_ms > 0.0));
+    assert!(
+        lazy.kinds[0].median_ms > lazy.kinds[1].median_ms,
+        "{lazy:?}"
+    );
+    assert!((r.images_per_s - 4.0 / (r.median_ms * 1e-3)).abs() < 1e-9 * r.images_per_s);
+    assert!(
+        r.spread_ms[0] <= r.median_ms && r.median_ms <= r.spread_ms[1],
+        "{r:?}"
+    );
+    assert!(r.dispatches > 100 && r.host_ms > 0.0, "{r:?}");
+    assert!(r.params_mib > 0.0 && r.activations_mib > 0.0, "{r:?}");
+    assert!(r.peak_mib >= r.params_mib + r.activations_mib, "{r:?}");
+    let json = serde_json::to_value(r).unwrap();
+    assert_eq!(json["arch"], "stylegan2");
+    assert_eq!(json["lazy"]["kinds"].as_array().unwrap().len(), 3);
+    assert!(json["peak_mib"].as_f64().is_some());
+    // A StyleGAN 1 row written before `arch` existed reads as stylegan1, without `lazy`.
+    let mut old = json.clone();
+    let o = old.as_object_mut().unwrap();
+    o.remove("arch");
+    o.remove("lazy");
+    let back: bench::TrainStepRow = serde_json::from_value(old).unwrap();
+    assert_eq!((back.arch, back.lazy), (Arch::Stylegan1, None));
+}

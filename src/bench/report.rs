@@ -195,7 +195,10 @@ fn steps_table(rows: &[TrainStepRow]) -> String {
     for t in rows {
         s += &format!(
             "{:<12} {:>6} {:>10} {:>19} {:>9} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8}  {}\n",
-            format!("{0}x{0}", t.res),
+            match t.arch {
+                crate::nn::Arch::Stylegan1 => format!("{0}x{0}", t.res),
+                crate::nn::Arch::Stylegan2 => format!("{0}x{0} sg2", t.res),
+            },
             t.batch,
             ms(t.median_ms),
             format!("{}..{}", ms(t.spread_ms[0]), ms(t.spread_ms[1])),
@@ -209,6 +212,21 @@ fn steps_table(rows: &[TrainStepRow]) -> String {
             format!("{:.2}", t.penalty_mib),
             format!("{:.2}", t.slack_mib),
             crate::gpu::profile::family_shares(&t.families, 6)
+        );
+    }
+    for (t, l) in rows.iter().filter_map(|t| Some((t, t.lazy.as_ref()?))) {
+        let kinds: Vec<String> = l
+            .kinds
+            .iter()
+            .map(|k| format!("{} {} ms x {:.4}", k.label(), ms(k.median_ms), k.weight))
+            .collect();
+        s += &format!(
+            "sg2 {0}x{0}: the steps' medians weighted by share (R1 every {1}, path length \
+             every {2}): {3}\n",
+            t.res,
+            l.r1_interval,
+            l.pl_interval,
+            kinds.join(", ")
         );
     }
     s += "memory (MiB): peak = the most the buffer pool held in one step; params = G, D, \

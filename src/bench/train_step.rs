@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::timing::{summarize, time_gpu, Method};
 use crate::gpu::{profile, GpuContext, MemoryStats};
+use crate::nn::Arch;
 use crate::ops;
 use crate::tensor::{host_memory, reset_host_peak, Place, Tensor};
 use crate::train::config::TrainConfig;
@@ -63,6 +64,46 @@ pub struct TrainStepRow {
     /// (idle buffers and size-class rounding), MiB.
     #[serde(default)]
     pub slack_mib: f64,
+    /// Which StyleGAN the row stepped; rows written before StyleGAN2 read as stylegan1.
+    #[serde(default)]
+    pub arch: Arch,
+    /// StyleGAN2: which lazy regularisers the timed steps ran and how the row's times
+    /// weight them (see `bench::stylegan2_step`); absent for StyleGAN 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lazy: Option<LazyTiming>,
+}
+
+/// How the lazy steps enter a StyleGAN2 row: `method` says how, `kinds` holds every kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LazyTiming {
+    /// "weighted": the row's times are the kinds' medians weighted by their share of steps.
+    pub method: String,
+    pub r1_interval: u64,
+    pub pl_interval: u64,
+    pub kinds: Vec<LazyKind>,
+}
+
+/// One kind of step: which regularisers it runs, the step counter it was timed at, its share
+/// of a real run's steps and its median wall-clock time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LazyKind {
+    pub r1: bool,
+    pub pl: bool,
+    pub step: u64,
+    pub weight: f64,
+    pub median_ms: f64,
+}
+
+impl LazyKind {
+    /// "R1+PL", "R1", "PL" or "plain".
+    pub fn label(&self) -> &'static str {
+        match (self.r1, self.pl) {
+            (true, true) => "R1+PL",
+            (true, false) => "R1",
+            (false, true) => "PL",
+            (false, false) => "plain",
+        }
+    }
 }
 
 /// One step's memory in bytes; the fields of [`TrainStepRow`] of the same names. `peak`
@@ -151,7 +192,7 @@ fn d_loss_phases(src: MemorySource, t: &Trainer, reals: &Tensor, pt: &Point) -> 
     (scores.saturating_sub(base), after.saturating_sub(scores))
 }
 
-fn mib(bytes: u64) -> f64 {
+pub(super) fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
 }
 
@@ -257,6 +298,8 @@ pub fn measure(
             activations_mib: mib(mem.activations),
             penalty_mib: mib(mem.penalty),
             slack_mib: mib(mem.slack),
+            arch: Arch::Stylegan1,
+            lazy: None,
         };
         eprintln!(
             "bench: train step {res}x{res} batch {batch}: {:.2} ms, {:.1} img/s, \
