@@ -239,6 +239,7 @@ fn stylegan2_steps_match_pytorch_when_torch_is_installed() {
          PL_WEIGHT, PL_INTERVAL, PL_BATCH_SHRINK, PL_DECAY = {:?}, {}, {}, {:?}\n\
          EMA_HALF_LIFE_KIMG, W_AVG_BETA = {:?}, {:?}\n\
          GPARAMS = {gparams}\nDPARAMS = {dparams}\nSTEPS = {steps}\n\
+         FMAP_BASE, FMAP_MAX, MAPPING_LAYERS = {}, {}, {}\nTOOLS = {:?}\n\
          V = open({input:?}, 'rb').read()\n{}",
         c.z_dim,
         c.w_dim,
@@ -256,6 +257,10 @@ fn stylegan2_steps_match_pytorch_when_torch_is_installed() {
         r.pl_decay,
         cfg.ema_half_life_kimg,
         cfg.w_avg_beta,
+        c.fmap_base,
+        c.fmap_max,
+        c.mapping_layers,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tools"),
         include_str!("stylegan2_step_parity.py")
     );
     let torch = common::python_f64s(&script);

@@ -349,9 +349,9 @@ class Discriminator(nn.Module):
 # ----------------------------------------------------------------------------------------
 
 
-def make_adam(params, lr=1e-3):
+def make_adam(params, lr=1e-3, betas=(0.0, 0.99)):
     """Adam(beta1 0, beta2 0.99, eps 1e-8): the fused kernel where this torch has it."""
-    kw = dict(lr=lr, betas=(0.0, 0.99), eps=1e-8)
+    kw = dict(lr=lr, betas=betas, eps=1e-8)
     for extra, label in (({"fused": True}, "fused"), ({"foreach": True}, "foreach"), ({}, "default")):
         try:
             return torch.optim.Adam(params, **kw, **extra), label
@@ -440,6 +440,237 @@ class Trainer:
                     e.lerp_(p, 1.0 - beta)
             self.w_avg = torch.lerp(w.detach().mean(dim=0, keepdim=True), self.w_avg, self.w_avg_beta)
         return d_loss.detach(), g_loss.detach()
+
+
+# ----------------------------------------------------------------------------------------
+# StyleGAN2 (--arch stylegan2): the model of tests/stylegan2_step_parity.py, shared in
+# tools/stylegan2_torch.py, stepped as `Trainer::step` with --arch stylegan2 steps it
+# ----------------------------------------------------------------------------------------
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stylegan2_torch as sg2  # noqa: E402
+
+# R1 every 16 steps, path length every 4 (official; src/train/reg_config.rs LazyReg).
+LAZY_INTERVALS = (16, 4)
+
+
+def lazy_kinds(r1, pl):
+    """The kinds of step one period of the intervals runs, as bench::stylegan2_step's
+    step_kinds: (runs R1, runs path length, first step of the kind, share of the steps)."""
+    period = min(r1 // math.gcd(r1, pl) * pl, 4096)
+    kinds = []
+    for s in range(period):
+        key = (s % r1 == 0, s % pl == 0)
+        for k in kinds:
+            if (k[0], k[1]) == key:
+                k[3] += 1
+                break
+        else:
+            kinds.append([key[0], key[1], s, 1])
+    return [(a, b, s, c / period) for a, b, s, c in kinds]
+
+
+def lazy_label(r1, pl):
+    return {(True, True): "R1+PL", (True, False): "R1", (False, True): "PL"}.get((r1, pl), "plain")
+
+
+class Trainer2:
+    """A StyleGAN2 step in our order: D main (logistic), R1 when due, G main, path length
+    when due (each its own Adam step, lr * c and betas ** c, loss times the interval), the
+    EMA of G and the w average. The model is built at `res` (no growing), fp32, with the
+    official training path's modulated convs (not fused)."""
+
+    def __init__(self, cfg: Cfg, res, batch, device, seed=1, mixing_prob=0.9, lr=0.002,
+                 pl_weight=2.0, pl_decay=0.01, pl_batch_shrink=2, ema_half_life_kimg=10.0, w_avg_beta=0.995):
+        torch.manual_seed(seed)
+        self.cfg, self.res, self.device = cfg, res, device
+        g, d = sg2.param_shapes(res, cfg.z_dim, cfg.w_dim, cfg.mapping_layers, cfg.fmap_base, cfg.fmap_max,
+                                cfg.channels)
+        self.P = {}
+        for name, shape, init in g + d:
+            t = {"randn": torch.randn, "zeros": torch.zeros, "ones": torch.ones}[init](shape)
+            if name.startswith("g.mapping.") and name.endswith(".weight"):
+                t = t / cfg.mapping_lr_mul
+            self.P[name] = t.to(device).requires_grad_(True)
+        self.g_params = [self.P[n] for n, _, _ in g]
+        self.d_params = [self.P[n] for n, _, _ in d]
+        self.ema_params = [p.detach().clone() for p in self.g_params]
+        r1, pl = LAZY_INTERVALS
+        cd, cg = r1 / (r1 + 1), pl / (pl + 1)
+        self.opt_d, self.adam_impl = make_adam(self.d_params, lr * cd, (0.0, 0.99 ** cd))
+        self.opt_g, _ = make_adam(self.g_params, lr * cg, (0.0, 0.99 ** cg))
+        self.gamma = 0.0002 * res * res / batch  # train --arch stylegan2's default
+        self.pl_weight, self.pl_decay, self.pl_batch_shrink = pl_weight, pl_decay, pl_batch_shrink
+        self.pl_mean = torch.zeros([], device=device)
+        self.w_avg = torch.zeros(1, cfg.w_dim, device=device)
+        self.mixing_prob, self.ema_half_life_kimg, self.w_avg_beta = mixing_prob, ema_half_life_kimg, w_avg_beta
+        self.rng = random.Random(seed)
+        self.step_n = 0
+        self.use()
+
+    def use(self):
+        sg2.configure(self.P, self.res, self.cfg.mapping_lr_mul, self.cfg.mbstd_group, torch.float32,
+                      self.device, fused=False)
+
+    def draw(self, n):
+        """Latents, the mixing cutoff (num_ws: none) and one noise map per conv layer."""
+        z = torch.randn(n, self.cfg.z_dim, device=self.device)
+        z2 = torch.randn(n, self.cfg.z_dim, device=self.device)
+        cut = self.rng.randint(1, sg2.NUM_WS - 1) if self.rng.random() < self.mixing_prob else sg2.NUM_WS
+        noises = [torch.randn(n, 1, 4 << ((j + 1) // 2), 4 << ((j + 1) // 2), device=self.device)
+                  for j in range(sg2.NUM_CONV)]
+        return z, z2, cut, noises
+
+    @staticmethod
+    def apply(opt, params, loss):
+        for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
+            p.grad = torch.zeros_like(p) if g is None else g
+        opt.step()
+
+    def r1_penalty(self, reals):
+        x = reals.detach().requires_grad_(True)
+        logits = sg2.run_D(x)
+        (g,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+        return logits, g.square().sum([1, 2, 3])
+
+    def path_lengths(self, n):
+        img, ws = sg2.run_G(*self.draw(n))
+        noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+        (g,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+        return img, g.square().sum(2).mean(1).sqrt()
+
+    def step(self, reals):
+        self.use()
+        n, s = reals.shape[0], self.step_n
+        r1, pl = LAZY_INTERVALS
+        with torch.no_grad():
+            fake, _ = sg2.run_G(*self.draw(n))
+        d_loss = F.softplus(sg2.run_D(fake)).mean() + F.softplus(-sg2.run_D(reals)).mean()
+        self.apply(self.opt_d, self.d_params, d_loss)
+        if s % r1 == 0:
+            logits, pen = self.r1_penalty(reals)
+            self.apply(self.opt_d, self.d_params, (logits * 0 + pen * (self.gamma / 2)).mean() * r1)
+        fake, ws = sg2.run_G(*self.draw(n))
+        w_mean = ws[:, 0].detach().mean(dim=0, keepdim=True)
+        g_loss = F.softplus(-sg2.run_D(fake)).mean()
+        self.apply(self.opt_g, self.g_params, g_loss)
+        if s % pl == 0:
+            img, lengths = self.path_lengths(max(n // self.pl_batch_shrink, 1))
+            mean = self.pl_mean.lerp(lengths.mean(), self.pl_decay)
+            self.pl_mean = mean.detach()
+            loss = (img[:, 0, 0, 0] * 0 + (lengths - mean).square() * self.pl_weight).mean() * pl
+            self.apply(self.opt_g, self.g_params, loss)
+        with torch.no_grad():
+            beta = 0.5 ** (n / max(self.ema_half_life_kimg * 1000.0, 1e-9))
+            for e, p in zip(self.ema_params, self.g_params):
+                e.lerp_(p, 1.0 - beta)
+            self.w_avg = torch.lerp(w_mean, self.w_avg, self.w_avg_beta)
+        self.step_n = s + 1
+        return d_loss.detach(), g_loss.detach()
+
+
+def bench_steps2(args, cfg, device):
+    """Each resolution's StyleGAN2 step: every kind of step (which lazy regularisers run)
+    timed on its own, the row's times the kinds' medians weighted by their share, as
+    `bench --arch stylegan2` does."""
+    out, adam_impl = [], None
+    r1, pl = LAZY_INTERVALS
+    for res in args.resolutions:
+        n = args.batch.get(res, 4)
+        try:
+            tr = Trainer2(cfg, res, n, device, seed=args.seed)
+            adam_impl = tr.adam_impl
+            reals = torch.rand(n, cfg.channels, res, res, device=device) * 2.0 - 1.0
+            sync(device)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            kinds, med, lo, hi, losses = [], 0.0, 0.0, 0.0, None
+
+            for a, b, at, w in lazy_kinds(r1, pl):
+                def one():
+                    nonlocal losses
+                    tr.step_n = at
+                    losses = tr.step(reals)
+                m, (p10, p90) = summarize(time_fn(one, device, args.step_warmup, args.step_repeats))
+                kinds.append({"r1": a, "pl": b, "step": at, "weight": w, "median_ms": m})
+                med, lo, hi = med + w * m, lo + w * p10, hi + w * p90
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:  # pragma: no cover
+            print(f"  stylegan2 train step {res}x{res} batch {n}: skipped ({str(e).splitlines()[0]})",
+                  file=sys.stderr)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        row = {"res": res, "batch": n, "median_ms": med, "spread_ms": [lo, hi],
+               "images_per_s": n / (med * 1e-3), "families": {}, "arch": "stylegan2",
+               "lazy": {"method": "weighted", "r1_interval": r1, "pl_interval": pl, "kinds": kinds},
+               "d_loss": float(losses[0]), "g_loss": float(losses[1])}
+        if device.type == "cuda":
+            row["peak_mem_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        out.append(row)
+        print(f"  stylegan2 train step {res}x{res} batch {n}: {med:.2f} ms ("
+              + ", ".join(f"{lazy_label(k['r1'], k['pl'])} {k['median_ms']:.2f} ms x {k['weight']:.4f}" for k in kinds)
+              + ")", file=sys.stderr)
+        del tr, reals
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return out, adam_impl
+
+
+def run_checks2(args, cfg, device):
+    """--check --arch stylegan2: shapes through G and D at each resolution, R1 and the path
+    length finite, the fused and the training modulated conv equal, one step of each kind
+    finite and moving G, D and G_ema."""
+    passed, failed = 0, 0
+
+    def ok(cond, what):
+        nonlocal passed, failed
+        if cond:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL {what}")
+
+    n = 4
+    for res in args.resolutions:
+        tr = Trainer2(cfg, res, n, device, seed=args.seed)
+        n_g = sum(p.numel() for p in tr.g_params)
+        n_d = sum(p.numel() for p in tr.d_params)
+        ok(sg2.NUM_WS == 2 * (int(math.log2(res)) - 1), f"{res}: num_ws")
+        with torch.no_grad():
+            z, z2, cut, noises = tr.draw(n)
+            img, ws = sg2.run_G(z, z2, cut, noises)
+            ok(tuple(img.shape) == (n, cfg.channels, res, res), f"{res}: G output shape {tuple(img.shape)}")
+            ok(tuple(ws.shape) == (n, sg2.NUM_WS, cfg.w_dim), f"{res}: ws shape")
+            ok(bool(torch.isfinite(img).all()), f"{res}: G output finite")
+            scores = sg2.run_D(img)
+            ok(tuple(scores.shape) == (n, 1) and bool(torch.isfinite(scores).all()), f"{res}: D scores [n, 1]")
+            sg2.FUSED = True
+            fused = sg2.run_G(z, z2, cut, noises)[0]
+            sg2.FUSED = False
+            ok((fused - img).abs().max().item() <= 1e-4 * max(1.0, img.abs().max().item()),
+               f"{res}: fused and training modulated convs agree")
+        reals = torch.rand(n, cfg.channels, res, res, device=device) * 2 - 1
+        _, r1 = tr.r1_penalty(reals)
+        ok(tuple(r1.shape) == (n,) and bool(torch.isfinite(r1).all()) and r1.sum().item() > 0,
+           f"{res}: R1 finite and positive")
+        _, lengths = tr.path_lengths(n // 2)
+        ok(tuple(lengths.shape) == (n // 2,) and bool(torch.isfinite(lengths).all()) and lengths.min().item() > 0,
+           f"{res}: path lengths finite and positive")
+        for a, b, at, _ in lazy_kinds(*LAZY_INTERVALS):
+            before = [[p.detach().clone() for p in ps] for ps in (tr.g_params, tr.d_params, tr.ema_params)]
+            tr.step_n = at
+            d_loss, g_loss = tr.step(reals)
+            ok(bool(torch.isfinite(d_loss)) and bool(torch.isfinite(g_loss)), f"{res}: {lazy_label(a, b)} step finite")
+            ok(all(any(not torch.equal(x, y) for x, y in zip(bp, ps))
+                   for bp, ps in zip(before, (tr.g_params, tr.d_params, tr.ema_params))),
+               f"{res}: {lazy_label(a, b)} step moves G, D and G_ema")
+        ok(all(bool(torch.isfinite(p).all()) for p in tr.g_params + tr.d_params), f"{res}: parameters finite")
+        ok(tr.pl_mean.item() > 0, f"{res}: path length mean moved")
+        print(f"check stylegan2 {res}x{res}: G {n_g:,} parameters, D {n_d:,}; image {tuple(img.shape)}, "
+              f"R1 {r1.mean().item():.4g}, path length {lengths.mean().item():.4g}")
+    print(f"check: {passed} passed, {failed} failed")
+    return failed == 0
+
 
 
 # ----------------------------------------------------------------------------------------
@@ -711,8 +942,14 @@ def load_ours(path):
         if ips is None and num(s.get("median_ms")) and num(s.get("batch")):
             ips = s["batch"] / (s["median_ms"] * 1e-3)
         if ips:
-            steps[int(s["res"])] = dict(s, images_per_s=ips)
+            # Rows written before `arch` existed are StyleGAN 1's.
+            steps[(str(s.get("arch") or "stylegan1"), int(s["res"]))] = dict(s, images_per_s=ips)
     return data, kernels, steps
+
+
+def step_key(row):
+    """A train-step row's match key: (arch, resolution)."""
+    return (str(row.get("arch") or "stylegan1"), int(row["res"]))
 
 
 def fmt(x, width, prec):
@@ -753,6 +990,10 @@ def print_tables(kernels, steps, ours):
                   f"{g:.3f} (>1: ours faster)" if g else "ops matched: 0 (no row of --ours has the same name and shape)")
     if steps:
         print()
+        if any(s.get("arch") == "stylegan2" for s in steps):
+            r1, pl = LAZY_INTERVALS
+            print(f"StyleGAN2 train step: each kind of step (R1 + path length, path length alone, neither) timed "
+                  f"on its own, weighted by its share with R1 every {r1} and path length every {pl} steps")
         hdr = f"{'res':>5} {'batch':>6} {'ms/step':>10} {'p10..p90 ms':>21} {'images/s':>10}"
         if have:
             hdr += f" {'ours img/s':>11} {'ours/torch':>10}"
@@ -763,7 +1004,7 @@ def print_tables(kernels, steps, ours):
             line = (f"{s['res']:>5} {s['batch']:>6} {s['median_ms']:>10.2f} "
                     f"{s['spread_ms'][0]:>10.2f}..{s['spread_ms'][1]:<9.2f} {s['images_per_s']:>10.1f}")
             if have:
-                o = os_.get(s["res"])
+                o = os_.get(step_key(s))
                 oips = o["images_per_s"] if o else None
                 ratio = oips / s["images_per_s"] if oips else None
                 if ratio:
@@ -797,7 +1038,7 @@ def print_memory(steps, ours):
     print(hdr)
     print("-" * len(hdr))
     for s in rows:
-        o = ours.get(s["res"]) or {}
+        o = ours.get(step_key(s)) or {}
         ratio = memory_ratio(s["peak_mem_mb"], o.get("peak_mib"))
         print(f"{s['res']:>5} {s['batch']:>6} {s['peak_mem_mb']:>15.1f} {fmt(o.get('peak_mib'), 14, 1)} "
               f"{fmt(ratio, 11, 2)}")
@@ -1228,7 +1469,11 @@ def main(argv=None):
     ap.add_argument("--check", action="store_true", help="sanity-check the model (shapes, GP finite) and exit")
     ap.add_argument("--ours", metavar="FILE.json", help="the engine's `bench --json` output to compare with")
     ap.add_argument("--json", metavar="OUT.json", help="write this run's results (engine schema)")
-    ap.add_argument("--resolutions", help="train-step resolutions, e.g. 4,8,16 (default cuda 4..64, cpu 4,8)")
+    ap.add_argument("--arch", choices=["stylegan1", "stylegan2"], default="stylegan1",
+                    help="the train step's model: stylegan1 (default) or stylegan2 (built at each resolution, "
+                         "lazy R1 and path length weighted in; resolutions >= 8)")
+    ap.add_argument("--resolutions", help="train-step resolutions, e.g. 4,8,16 (default cuda 4..64, cpu 4,8; "
+                                          "stylegan2: quick 8,16, cuda 8..256, cpu 8)")
     ap.add_argument("--batch", help="one batch for all resolutions, or res:batch,... (default 4:128 8:128 "
                                     "16:128 32:64 64:32 128:16 256:8)")
     ap.add_argument("--zdim", type=int, help="z and w size (default 512)")
@@ -1281,9 +1526,13 @@ def main(argv=None):
         args.resolutions = sorted({int(r) for r in args.resolutions.split(",") if r.strip()})
     else:
         args.resolutions = [4, 8, 16] if q else ([4, 8, 16, 32, 64] if device.type == "cuda" else [4, 8])
-    bad = [r for r in args.resolutions if r < 4 or r & (r - 1)]
+        if args.arch == "stylegan2":
+            args.resolutions = [8, 16] if q else ([8, 16, 32, 64, 128, 256] if device.type == "cuda" else [8])
+    low = 8 if args.arch == "stylegan2" else 4
+    bad = [r for r in args.resolutions if r < low or r & (r - 1)]
     if bad:
-        sys.exit(f"--resolutions: {bad} are not powers of two >= 4")
+        sys.exit(f"--resolutions: {bad} are not powers of two >= {low}"
+                 + (" (StyleGAN2's D needs 8)" if low == 8 else ""))
     zdim = args.zdim or (64 if q else 512)
     cfg = Cfg(z_dim=zdim, w_dim=zdim,
               fmap_base=args.fmap_base or (256 if q else 16384),
@@ -1304,8 +1553,9 @@ def main(argv=None):
 
     print(f"pytorch {torch.__version__} on {device} ({device_info(device)['name']}); TF32 off; "
           f"cudnn.benchmark {torch.backends.cudnn.benchmark}; threads {torch.get_num_threads()}", file=sys.stderr)
-    print(f"model: z/w {cfg.z_dim}, fmap_base {cfg.fmap_base}, fmap_max {cfg.fmap_max}, channels {cfg.channels}, "
-          f"built to {cfg.max_res}x{cfg.max_res}", file=sys.stderr)
+    print(f"model ({args.arch}): z/w {cfg.z_dim}, fmap_base {cfg.fmap_base}, fmap_max {cfg.fmap_max}, channels {cfg.channels}, "
+          + ("built at each timed resolution" if args.arch == "stylegan2" else f"built to {cfg.max_res}x{cfg.max_res}"),
+          file=sys.stderr)
     if device.type == "cpu" and hasattr(os, "getloadavg"):
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
         if load > 0.5 * cores:
@@ -1313,7 +1563,7 @@ def main(argv=None):
                   f"timings with {torch.get_num_threads()} threads will be noisy (try --threads 1)", file=sys.stderr)
 
     if args.check:
-        sys.exit(0 if run_checks(args, cfg, device) else 1)
+        sys.exit(0 if (run_checks2 if args.arch == "stylegan2" else run_checks)(args, cfg, device) else 1)
 
     ours = None
     if args.ours:
@@ -1337,7 +1587,7 @@ def main(argv=None):
             k["frac_copy"] = k["gbs"] / ceilings["copy_gbs"] if ceilings["copy_gbs"] else None
     if not args.no_steps:
         print("train steps:", file=sys.stderr)
-        steps, adam_impl = bench_steps(args, cfg, device)
+        steps, adam_impl = (bench_steps2 if args.arch == "stylegan2" else bench_steps)(args, cfg, device)
 
     print_tables(kernels, steps, ours)
 
@@ -1346,7 +1596,7 @@ def main(argv=None):
             "framework": f"pytorch {torch.__version__}",
             "device": device_info(device),
             "ceilings": ceilings,
-            "config": dict(cfg.as_dict(), quick=q, repeats=args.repeats, warmup=args.warmup,
+            "config": dict(cfg.as_dict(), arch=args.arch, quick=q, repeats=args.repeats, warmup=args.warmup,
                            step_repeats=args.step_repeats, step_warmup=args.step_warmup,
                            batch={str(k): v for k, v in sorted(args.batch.items()) if k in args.resolutions},
                            adam=adam_impl, tf32=False, cudnn_benchmark=torch.backends.cudnn.benchmark),
