@@ -248,7 +248,10 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
     let useful = |t: &Tiling, bk: usize| {
         let fits = match t {
             Tiling::Narrow(r) => *r <= tile_rows(rows),
-            Tiling::Wide | Tiling::WidePrefetch => rows >= 64 && cols >= 128,
+            Tiling::Wide => rows >= 64 && cols >= 128,
+            // Only full tiles: on lavapipe it won a 64-row dgrad alone (min of a few runs)
+            // and cost the 16x16 step a third in place (887 vs 666 ms).
+            Tiling::WidePrefetch => rows >= 128 && cols >= 128,
         };
         fits && (bk <= 16 || red > 16)
     };
