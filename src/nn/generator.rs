@@ -227,29 +227,35 @@ impl Generator {
 
     /// Style mixing: layers before `crossover` use w1, the rest w2.
     pub fn mix_styles(&self, w1: &Tensor, w2: &Tensor, crossover: usize) -> Styles {
-        (0..self.layers.len())
-            .map(|i| {
-                if i < crossover {
-                    w1.clone()
-                } else {
-                    w2.clone()
-                }
-            })
-            .collect()
+        mix(self.layers.len(), w1, w2, crossover)
     }
 
     /// Truncation trick: w_avg + psi (w - w_avg) on layers before `cutoff`.
     pub fn truncate(&self, styles: &[Tensor], w_avg: &Tensor, psi: f64, cutoff: usize) -> Styles {
-        styles
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                if i < cutoff && psi != 1.0 {
-                    lerp(w_avg, w, psi)
-                } else {
-                    w.clone()
-                }
-            })
-            .collect()
+        truncate(styles, w_avg, psi, cutoff)
     }
+}
+
+/// Style mixing over `n` style inputs (both StyleGANs): those before `crossover` read w1,
+/// the rest w2.
+pub fn mix(n: usize, w1: &Tensor, w2: &Tensor, crossover: usize) -> Styles {
+    (0..n)
+        .map(|i| if i < crossover { w1 } else { w2 }.clone())
+        .collect()
+}
+
+/// The truncation trick (both StyleGANs): w_avg + psi (w - w_avg) on the style inputs
+/// before `cutoff`.
+pub fn truncate(styles: &[Tensor], w_avg: &Tensor, psi: f64, cutoff: usize) -> Styles {
+    styles
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i < cutoff && psi != 1.0 {
+                lerp(w_avg, w, psi)
+            } else {
+                w.clone()
+            }
+        })
+        .collect()
 }

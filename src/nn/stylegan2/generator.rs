@@ -16,9 +16,9 @@
 //! passes `flip_weight = (up == 1)`), which only relabels a learned, randomly initialised
 //! kernel. A converter of official weights flips `conv0.weight` of each block.
 
-use super::super::generator::{NoiseMode, Styles};
+use super::super::generator::{mix, truncate, NoiseMode, Styles};
 use super::super::layers::{EqualizedLinear, ParamBuilder};
-use super::super::{lerp, ModelConfig};
+use super::super::ModelConfig;
 use super::blocks::{lrelu_gain, modulated_conv2d, resample_filter};
 use crate::ops;
 use crate::params::ParamGroup;
@@ -149,24 +149,12 @@ impl Generator2 {
 
     /// Style mixing: style inputs before `crossover` use w1, the rest w2.
     pub fn mix_styles(&self, w1: &Tensor, w2: &Tensor, crossover: usize) -> Styles {
-        (0..self.num_ws())
-            .map(|i| if i < crossover { w1 } else { w2 }.clone())
-            .collect()
+        mix(self.num_ws(), w1, w2, crossover)
     }
 
     /// Truncation trick: w_avg + psi (w - w_avg) on style inputs before `cutoff`.
     pub fn truncate(&self, styles: &[Tensor], w_avg: &Tensor, psi: f64, cutoff: usize) -> Styles {
-        styles
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                if i < cutoff && psi != 1.0 {
-                    lerp(w_avg, w, psi)
-                } else {
-                    w.clone()
-                }
-            })
-            .collect()
+        truncate(styles, w_avg, psi, cutoff)
     }
 
     /// Images [B, channels, max_res, max_res] from one w [B, w_dim] per style input.
