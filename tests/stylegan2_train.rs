@@ -192,3 +192,51 @@ fn flags_that_cannot_apply_to_stylegan2_are_clear_errors() {
         "{e}"
     );
 }
+
+/// `--arch stylegan2` takes the official "auto" config for what neither a flag nor the file
+/// sets (stylegan2-ada-pytorch `train.py`, one GPU), and leaves what they set alone.
+#[test]
+fn stylegan2_takes_the_official_auto_config_where_nothing_is_set() {
+    use sgw::train::run::resolve_config;
+    let full = TrainArgs {
+        dataset: "oasis".into(),
+        preset: Some("full".into()),
+        arch: Some(Arch::Stylegan2),
+        ..TrainArgs::default()
+    };
+    let (cfg, _) = resolve_config(&full, false).unwrap();
+    assert_eq!((cfg.model.start_res, cfg.model.max_res), (256, 256));
+    assert_eq!(cfg.model.mapping_layers, 2);
+    assert_eq!(cfg.lr_at(256), 0.0025);
+    assert_eq!(cfg.batch_at(256), 16, "min(4096 / 256, 32)");
+    assert_eq!(cfg.ema_half_life_kimg, 5.0, "16 * 10 / 32");
+    assert!((cfg.r1_gamma - 0.0002 * 65536.0 / 16.0).abs() < 1e-12);
+    assert_eq!(cfg.loss, Loss::LogisticR1);
+    // At 32x32: the batch caps at 32.
+    let (c32, _) = resolve_config(
+        &TrainArgs {
+            max_res: Some(32),
+            ..full.clone()
+        },
+        false,
+    )
+    .unwrap();
+    assert_eq!(c32.batch_at(32), 32);
+    assert!((c32.r1_gamma - 0.0002 * 1024.0 / 32.0).abs() < 1e-12);
+    // Flags win, and gamma follows the batch asked for.
+    let (mine, _) = resolve_config(
+        &TrainArgs {
+            lr: Some(0.001),
+            batch: Some(8),
+            ..full.clone()
+        },
+        false,
+    )
+    .unwrap();
+    assert_eq!((mine.lr_at(256), mine.batch_at(256)), (0.001, 8));
+    assert!((mine.r1_gamma - 0.0002 * 65536.0 / 8.0).abs() < 1e-12);
+    // StyleGAN 1 is untouched.
+    let (sg1, _) = resolve_config(&TrainArgs { arch: None, ..full }, false).unwrap();
+    assert_eq!(sg1.model.mapping_layers, 8);
+    assert_eq!(sg1.batch_at(256), 8);
+}

@@ -153,8 +153,11 @@ pub fn check_flags(a: &TrainArgs) -> Result<()> {
 }
 
 /// What StyleGAN2 changes in a configuration: one resolution (no growing), the logistic
-/// loss with lazy R1, and unless the file sets it the official "auto" R1 weight
-/// gamma = 0.0002 res^2 / batch (stylegan2-ada-pytorch `train.py`).
+/// loss with lazy R1, and, where neither a flag nor the file sets them, the official "auto"
+/// config of stylegan2-ada-pytorch's `train.py` for one GPU: 2 mapping layers, lr 0.0025
+/// (0.002 at 1024), R1 gamma = 0.0002 res^2 / batch, and with the full preset (whose
+/// fmap_base 16384 is already auto's) batch min(4096 / res, 32) and an EMA half-life of
+/// batch * 10 / 32 kimg. The small preset keeps its CPU-sized batch and short EMA.
 fn stylegan2_defaults(
     cfg: &mut TrainConfig,
     a: &TrainArgs,
@@ -169,9 +172,30 @@ fn stylegan2_defaults(
     }
     cfg.loss = Loss::LogisticR1;
     cfg.model.start_res = cfg.model.max_res;
-    if file.and_then(|f| f.get("r1_gamma")).is_none() {
-        let res = cfg.model.max_res as f64;
-        cfg.r1_gamma = 0.0002 * res * res / cfg.batch_at(cfg.model.max_res) as f64;
+    let res = cfg.model.max_res;
+    let in_file = |key: &str| file.and_then(|f| f.get(key)).is_some();
+    let in_model = |key: &str| {
+        file.and_then(|f| f.get("model"))
+            .and_then(|m| m.get(key))
+            .is_some()
+    };
+    if !in_model("mapping_layers") {
+        cfg.model.mapping_layers = 2;
+    }
+    if a.lr.is_none() && !in_file("lr") {
+        cfg.set_lr(if res >= 1024 { 0.002 } else { 0.0025 });
+    }
+    if cfg.preset == "full" {
+        if a.batch.is_none() && !in_file("batch") {
+            cfg.batch.insert(res, (4096 / res).clamp(1, 32));
+        }
+        if !in_file("ema_half_life_kimg") {
+            cfg.ema_half_life_kimg = cfg.batch_at(res) as f64 * 10.0 / 32.0;
+        }
+    }
+    if !in_file("r1_gamma") {
+        let r = res as f64;
+        cfg.r1_gamma = 0.0002 * r * r / cfg.batch_at(res) as f64;
     }
     Ok(())
 }
