@@ -240,3 +240,39 @@ fn stylegan2_takes_the_official_auto_config_where_nothing_is_set() {
     assert_eq!(sg1.model.mapping_layers, 8);
     assert_eq!(sg1.batch_at(256), 8);
 }
+
+/// Bad `[stylegan2]` settings in a configuration are refused with their key named.
+#[test]
+fn bad_lazy_regularisation_settings_are_clear_errors() {
+    let root = scratch("sg2-bad");
+    for (body, want) in [
+        (
+            "[stylegan2]\nr1_interval = 0\n",
+            "r1_interval, pl_interval and pl_batch_shrink must be at least 1",
+        ),
+        ("[stylegan2]\npl_decay = 2.0\n", "pl_decay 2 in [0, 1]"),
+        (
+            "[stylegan2]\npl_intervall = 4\n",
+            "unknown key `pl_intervall` in [stylegan2]",
+        ),
+    ] {
+        let cfg = root.join("bad.toml");
+        fs::write(&cfg, body).unwrap();
+        let a = TrainArgs {
+            dataset: "oasis".into(),
+            out: Some(root.join("never")),
+            config: Some(cfg),
+            preset: Some("small".into()),
+            arch: Some(Arch::Stylegan2),
+            device: DeviceChoice::Cpu,
+            quiet: true,
+            ..TrainArgs::default()
+        };
+        let e = train(&a).unwrap_err().to_string();
+        assert!(e.contains(want), "{body}: {e}");
+        assert!(
+            !root.join("never").exists(),
+            "{body}: a run directory was made"
+        );
+    }
+}
