@@ -1,9 +1,11 @@
 # StyleGAN2's G and D in PyTorch f64, after stylegan2-ada-pytorch's networks.py,
 # conv2d_resample.py, upfirdn2d.py (upfirdn2d_ref), bias_act.py (ref), written from the
 # official code, not from our Rust. tests/stylegan2_nets.rs prepends the constants
-# (N, ZD, WD, C, RES, LR, MBSTD, GPARAMS, DPARAMS, AT, NOISE_AT) and the input bytes V, then
+# (N, ZD, WD, C, RES, LR, MBSTD, GPARAMS, DPARAMS, AT, NOISE_AT, TOOLS) and the input bytes V, then
 # reads the printed numbers: G's image, D's score, the gradients of sum(D(G) * gw) w.r.t.
 # every G parameter, every D parameter, z1 and z2.
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,86 +28,10 @@ FILT = torch.outer(f1, f1)
 FILT = FILT / FILT.sum()
 
 
-# ---- upfirdn2d.py ----
-def upfirdn2d(x, f, up=1, down=1, padding=0, gain=1):
-    padx0, padx1, pady0, pady1 = [padding] * 4 if isinstance(padding, int) else padding
-    batch_size, num_channels, in_height, in_width = x.shape
-    x = x.reshape([batch_size, num_channels, in_height, 1, in_width, 1])
-    x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-    x = x.reshape([batch_size, num_channels, in_height * up, in_width * up])
-    x = F.pad(x, [max(padx0, 0), max(padx1, 0), max(pady0, 0), max(pady1, 0)])
-    x = x[:, :, max(-pady0, 0):x.shape[2] - max(-pady1, 0), max(-padx0, 0):x.shape[3] - max(-padx1, 0)]
-    f = f * (gain ** (f.ndim / 2))
-    f = f.flip(list(range(f.ndim)))
-    f = f[np.newaxis, np.newaxis].repeat([num_channels, 1] + [1] * f.ndim)
-    x = F.conv2d(input=x, weight=f, groups=num_channels)
-    return x[:, :, ::down, ::down]
-
-
-def upsample2d(x, f, up=2):
-    fh, fw = f.shape
-    p = [(fw + up - 1) // 2, (fw - up) // 2, (fh + up - 1) // 2, (fh - up) // 2]
-    return upfirdn2d(x, f, up=up, padding=p, gain=up * up)
-
-
-# ---- conv2d_resample.py ----
-def conv2d_wrapper(x, w, stride=1, padding=0, groups=1, transpose=False, flip_weight=True):
-    if not flip_weight:
-        w = w.flip([2, 3])
-    op = F.conv_transpose2d if transpose else F.conv2d
-    return op(x, w, stride=stride, padding=padding, groups=groups)
-
-
-def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True):
-    out_channels, in_channels_per_group, kh, kw = w.shape
-    fh, fw = f.shape if f is not None else (1, 1)
-    px0 = px1 = py0 = py1 = padding
-    if up > 1:
-        px0 += (fw + up - 1) // 2
-        px1 += (fw - up) // 2
-        py0 += (fh + up - 1) // 2
-        py1 += (fh - up) // 2
-    if down > 1:
-        px0 += (fw - down + 1) // 2
-        px1 += (fw - down) // 2
-        py0 += (fh - down + 1) // 2
-        py1 += (fh - down) // 2
-    if kw == 1 and kh == 1 and (down > 1 and up == 1):
-        x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1])
-        return conv2d_wrapper(x, w, groups=groups, flip_weight=flip_weight)
-    if down > 1 and up == 1:
-        x = upfirdn2d(x, f, padding=[px0, px1, py0, py1])
-        return conv2d_wrapper(x, w, stride=down, groups=groups, flip_weight=flip_weight)
-    if up > 1:
-        if groups == 1:
-            w = w.transpose(0, 1)
-        else:
-            w = w.reshape(groups, out_channels // groups, in_channels_per_group, kh, kw)
-            w = w.transpose(1, 2)
-            w = w.reshape(groups * in_channels_per_group, out_channels // groups, kh, kw)
-        px0 -= kw - 1
-        px1 -= kw - up
-        py0 -= kh - 1
-        py1 -= kh - up
-        pxt = max(min(-px0, -px1), 0)
-        pyt = max(min(-py0, -py1), 0)
-        x = conv2d_wrapper(x, w, stride=up, padding=[pyt, pxt], groups=groups, transpose=True,
-                           flip_weight=(not flip_weight))
-        return upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2)
-    assert px0 == px1 == py0 == py1 >= 0
-    return conv2d_wrapper(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
-
-
-# ---- bias_act.py (ref) ----
-def bias_act(x, b=None, act='linear', gain=None):
-    if b is not None:
-        x = x + b.reshape([-1 if i == 1 else 1 for i in range(x.ndim)])
-    def_gain = 1.0
-    if act == 'lrelu':
-        x = F.leaky_relu(x, 0.2)
-        def_gain = np.sqrt(2)
-    gain = def_gain if gain is None else gain
-    return x * gain if gain != 1 else x
+# upfirdn2d.py, conv2d_resample.py and bias_act.py's reference paths: the shared copy in
+# tools/stylegan2_torch.py (TOOLS: the crate's tools/), also used by the step parity test.
+sys.path.insert(0, TOOLS)
+from stylegan2_torch import bias_act, conv2d_resample, upsample2d  # noqa: E402
 
 
 # ---- networks.py ----

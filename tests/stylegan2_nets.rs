@@ -193,13 +193,14 @@ fn matches_pytorch_when_torch_is_installed() {
     let script = format!(
         "N, ZD, WD, C, RES, LR, MBSTD = {N}, {}, {}, {}, {}, {}, {}\n\
          GPARAMS = {gparams}\nDPARAMS = {dparams}\nAT, NOISE_AT = {at}, {noise_at}\n\
-         V = open({input:?}, 'rb').read()\n{}",
+         TOOLS = {:?}\nV = open({input:?}, 'rb').read()\n{}",
         c.z_dim,
         c.w_dim,
         c.channels,
         c.max_res,
         c.mapping_lr_mul,
         c.mbstd_group,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tools"),
         include_str!("stylegan2_nets.py")
     );
     let torch = common::python_f64s(&script);
