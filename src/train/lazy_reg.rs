@@ -51,17 +51,24 @@ impl Trainer {
         {
             return;
         }
-        let weight = self.cfg.r1_gamma * 0.5 * r.r1_interval as f64;
         let (k, m) = self.micro(reals.dim(0));
         let (loss, flat, _) = accumulated(&self.dp, self.group, k, |j| {
-            let part = self.fade_reals(&ops::slice(reals, 0, j * m, m), pt);
-            let critic = self.critic(&self.dp, pt, j * m);
-            let loss = loss::d_r1(&critic, &part, weight);
-            let grads = grad(std::slice::from_ref(&loss), self.dp.params(), false);
-            (loss.detach(), grads, None)
+            let (loss, grads) = self.r1_pass(&ops::slice(reals, 0, j * m, m), j * m, pt);
+            (loss, grads, None)
         });
         let ok = guard(&loss, &flat);
         self.adam_d.step_flat(&mut self.dp, &flat, &ok);
+    }
+
+    /// The lazy R1 loss, gamma / 2 |grad D(real)|^2 times the interval, and its gradients
+    /// for D of `reals`, samples `first..` of the step (a micro-batch).
+    pub fn r1_pass(&self, reals: &Tensor, first: usize, pt: &Point) -> (Tensor, Vec<Tensor>) {
+        let weight = self.cfg.r1_gamma * 0.5 * self.cfg.stylegan2.r1_interval as f64;
+        let part = self.fade_reals(reals, pt);
+        let critic = self.critic(&self.dp, pt, first);
+        let loss = loss::d_r1(&critic, &part, weight);
+        let grads = grad(std::slice::from_ref(&loss), self.dp.params(), false);
+        (loss.detach(), grads)
     }
 
     /// G's path length step when due, on the step's batch / `pl_batch_shrink` (the whole
@@ -79,43 +86,11 @@ impl Trainer {
             n
         };
         let (k, m) = self.micro(n);
-        let pl = PathLength {
-            weight: r.pl_weight * r.pl_interval as f64,
-            decay: r.pl_decay,
-        };
-        let step = self.progress.step;
         let mut means = Vec::with_capacity(k);
         let (loss, flat, _) = accumulated(&self.gp, self.group, k, |j| {
-            let rows = j * m..(j + 1) * m;
-            let (styles, _) = self.styles(&self.gp, rows, step, PL_PURPOSE, pt.res);
-            // One node per style input, so the Jacobian is taken per input as the official
-            // [N, num_ws, w_dim] tensor's slices are (clones of one w would sum them). A
-            // reshape to the same shape is the tensor itself, so go through the flat shape:
-            // two views, no copy.
-            let ws: Vec<Tensor> = styles
-                .iter()
-                .map(|w| ops::reshape(&ops::reshape(w, &[w.numel()]), w.shape()))
-                .collect();
-            let maps = NoiseMode::Random {
-                seed: self.cfg.seed ^ PL_NOISE_KEY,
-                step,
-                first: j * m,
-            };
-            let img = self.g.synthesis(&self.gp, &ws, pt.res, pt.alpha, maps);
-            let per_image = (img.numel() / m) as u64;
-            let noise = rand_normal(
-                img.shape(),
-                self.cfg.seed ^ PL_DIRECTION_KEY,
-                (step << 32) + (j * m) as u64 * per_image,
-                0.0,
-                1.0,
-                self.place,
-            );
-            let term = pl.term(&img, &ws, ws.len(), &noise, &self.pl_mean);
-            means.push(term.mean);
-            let loss = ops::mean_all(&term.penalty);
-            let grads = grad(std::slice::from_ref(&loss), self.gp.params(), false);
-            (loss.detach(), grads, None)
+            let (loss, grads, mean) = self.pl_pass(j * m..(j + 1) * m, pt);
+            means.push(mean);
+            (loss, grads, None)
         });
         let ok = guard(&loss, &flat);
         self.adam_g.step_flat(&mut self.gp, &flat, &ok);
@@ -124,5 +99,49 @@ impl Trainer {
             .reduce(|a, b| &a + &b)
             .expect("a micro-batch");
         self.pl_mean = ops::mul_scalar(&sum, 1.0 / k as f64).detach();
+    }
+
+    /// The path length loss (its weight times the interval) and its gradients for G of
+    /// samples `rows` of the step (a micro-batch), and this micro-batch's updated mean.
+    pub fn pl_pass(
+        &self,
+        rows: std::ops::Range<usize>,
+        pt: &Point,
+    ) -> (Tensor, Vec<Tensor>, Tensor) {
+        let r = &self.cfg.stylegan2;
+        let pl = PathLength {
+            weight: r.pl_weight * r.pl_interval as f64,
+            decay: r.pl_decay,
+        };
+        let step = self.progress.step;
+        let (first, m) = (rows.start, rows.len());
+        let (styles, _) = self.styles(&self.gp, rows, step, PL_PURPOSE, pt.res);
+        // One node per style input, so the Jacobian is taken per input as the official
+        // [N, num_ws, w_dim] tensor's slices are (clones of one w would sum them). A
+        // reshape to the same shape is the tensor itself, so go through the flat shape:
+        // two views, no copy.
+        let ws: Vec<Tensor> = styles
+            .iter()
+            .map(|w| ops::reshape(&ops::reshape(w, &[w.numel()]), w.shape()))
+            .collect();
+        let maps = NoiseMode::Random {
+            seed: self.cfg.seed ^ PL_NOISE_KEY,
+            step,
+            first,
+        };
+        let img = self.g.synthesis(&self.gp, &ws, pt.res, pt.alpha, maps);
+        let per_image = (img.numel() / m) as u64;
+        let noise = rand_normal(
+            img.shape(),
+            self.cfg.seed ^ PL_DIRECTION_KEY,
+            (step << 32) + first as u64 * per_image,
+            0.0,
+            1.0,
+            self.place,
+        );
+        let term = pl.term(&img, &ws, ws.len(), &noise, &self.pl_mean);
+        let loss = ops::mean_all(&term.penalty);
+        let grads = grad(std::slice::from_ref(&loss), self.gp.params(), false);
+        (loss.detach(), grads, term.mean)
     }
 }
