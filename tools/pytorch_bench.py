@@ -449,6 +449,7 @@ class Trainer:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stylegan2_torch as sg2  # noqa: E402
+import ada_torch  # noqa: E402  (ADA's "bgc" pipeline on our Philox draws: --check, --check-augment)
 
 # R1 every 16 steps, path length every 4 (official; src/train/reg_config.rs LazyReg).
 LAZY_INTERVALS = (16, 4)
@@ -1175,6 +1176,7 @@ def run_checks(args, cfg, device):
     ok(moved(before_g, tr.g_params) and moved(before_d, tr.d_params) and moved(before_e, tr.ema_params),
        "train step updates G, D and G_ema")
     ok(all(bool(torch.isfinite(p).all()) for p in tr.g_params + tr.d_params), "parameters finite")
+    ada_torch.self_check(ok)  # ADA: p = 0 exact identity, integer shifts exact, outputs finite
     print(f"check: {passed} passed, {failed} failed")
     return failed == 0
 
@@ -1467,6 +1469,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="tiny shapes: resolutions 4,8,16, fmap_base 256, fmap_max 64, zdim 64, batch 8")
     ap.add_argument("--check", action="store_true", help="sanity-check the model (shapes, GP finite) and exit")
+    ap.add_argument("--check-augment", metavar="FILE.json", help="recompute the engine's ADA outputs in FILE "
+                    "(written by tests/ada_pytorch.rs) with tools/ada_torch.py; non-zero exit on mismatch")
     ap.add_argument("--ours", metavar="FILE.json", help="the engine's `bench --json` output to compare with")
     ap.add_argument("--json", metavar="OUT.json", help="write this run's results (engine schema)")
     ap.add_argument("--arch", choices=["stylegan1", "stylegan2"], default="stylegan1",
@@ -1508,6 +1512,8 @@ def main(argv=None):
     gen.add_argument("--out", metavar="GRID.png", help="default <checkpoint dir>/generated-pytorch.png")
     gen.add_argument("--npy", metavar="OUT.npy", help="also the images before quantisation, f32 [n, C, R, R]")
     args = ap.parse_args(argv)
+    if args.check_augment:
+        sys.exit(ada_torch.check_file(args.check_augment))
 
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: this torch has no CUDA device (torch.cuda.is_available() is False)")
