@@ -286,23 +286,40 @@ fn tiny_ada_training_runs_resumes_exactly_and_generates() {
     let la = losses(&a);
     assert_eq!(la.len(), 1 + 12);
     let metrics = fs::read_to_string(a.join("metrics.csv")).unwrap();
-    assert!(metrics.lines().next().unwrap().ends_with(",p"), "{metrics}");
-    let last_p: f64 = metrics
+    assert!(
+        metrics.lines().next().unwrap().ends_with(",p,rt"),
+        "{metrics}"
+    );
+    let rows: Vec<Vec<f64>> = metrics
         .lines()
-        .last()
-        .unwrap()
-        .rsplit(',')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Three updates of 16 images each over 50: 0.96.
-    assert!((last_p - 0.96).abs() < 1e-6, "{metrics}");
+        .skip(2) // the header, and kimg 0 (no real scored yet: r_t empty)
+        .map(|l| l.rsplit(',').take(2).map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{metrics}");
+    // Three updates of 16 images each over 50 (ada_target -1: p always rises): 0.96.
+    assert!((rows[1][1] - 0.96).abs() < 1e-6, "{metrics}");
+    // r_t is a mean of signs over the 24 reals since the previous row: a multiple of 1/24.
+    for r in &rows {
+        let k = r[0] * 24.0;
+        assert!(
+            r[0].abs() <= 1.0 && (k - k.round()).abs() < 0.01,
+            "{metrics}"
+        );
+    }
     assert!(a.join("metrics.png").is_file() && a.join("checkpoint.safetensors").is_file());
-    // Stopped after 5 steps (one step past an update, pending in the checkpoint), resumed.
+    // Stopped after 5 steps (one step past an update, pending in the checkpoint), resumed;
+    // its metrics.csv made to look as a version before the r_t column wrote it.
     let mut first = ada_args(&root, "b");
     first.stop_after_steps = Some(5);
     train(&first).unwrap();
+    let b_metrics = root.join("b").join("metrics.csv");
+    let old: String = fs::read_to_string(&b_metrics)
+        .unwrap()
+        .lines()
+        .map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()]))
+        .collect();
+    assert!(old.lines().next().unwrap().ends_with(",p"));
+    fs::write(&b_metrics, old).unwrap();
     train(&TrainArgs {
         dataset: "oasis".into(),
         resume: Some(root.join("b")),
@@ -315,6 +332,17 @@ fn tiny_ada_training_runs_resumes_exactly_and_generates() {
         losses(&root.join("b")),
         la,
         "resumed ADA run differs from the straight run"
+    );
+    let b = fs::read_to_string(&b_metrics).unwrap();
+    let header = b.lines().next().unwrap();
+    assert!(
+        header.ends_with(",p,rt"),
+        "header not upgraded on resume: {b}"
+    );
+    let fields = |l: &str| l.split(',').count();
+    assert!(
+        b.lines().skip(1).all(|l| fields(l) <= fields(header)),
+        "{b}"
     );
     let out = root.join("g.png");
     generate(&GenerateArgs {

@@ -23,6 +23,12 @@ pub struct AdaController {
     count: usize,
     /// Minibatches since the last update.
     batches: usize,
+    /// Sum of sign(D(real)) and reals over the whole run (what `metrics.csv`'s r_t column
+    /// averages between its rows; 0 in checkpoints from before it existed).
+    #[serde(default)]
+    signs_seen: f64,
+    #[serde(default)]
+    reals_seen: u64,
 }
 
 impl AdaController {
@@ -36,6 +42,8 @@ impl AdaController {
             sign_sum: 0.0,
             count: 0,
             batches: 0,
+            signs_seen: 0.0,
+            reals_seen: 0,
         }
     }
 
@@ -54,6 +62,12 @@ impl AdaController {
         self.batches
     }
 
+    /// The sum of sign(D(real)) and the number of reals recorded over the whole run: r_t over
+    /// any stretch is the difference of two of these, divided.
+    pub fn seen(&self) -> (f64, u64) {
+        (self.signs_seen, self.reals_seen)
+    }
+
     /// Record one minibatch: the sum of sign(D(real)) over its `reals` images. Every
     /// `interval` minibatches p moves (by the images actually seen, which is batch * interval
     /// when the batch is constant); returns r_t when it did.
@@ -61,6 +75,8 @@ impl AdaController {
         self.sign_sum += sign_sum;
         self.count += reals;
         self.batches += 1;
+        self.signs_seen += sign_sum;
+        self.reals_seen += reals as u64;
         if self.batches < self.interval {
             return None;
         }
@@ -144,5 +160,17 @@ mod tests {
             on_target.record(6.0, 10);
         }
         assert_eq!(on_target.p, 0.3);
+    }
+
+    /// The run totals that metrics.csv's r_t column is made of count every minibatch,
+    /// across updates of p (which reset only the update's own sums).
+    #[test]
+    fn run_totals_count_every_real_across_updates() {
+        let mut ada = AdaController::new();
+        for k in 0..10 {
+            ada.record(if k % 3 == 0 { -2.0 } else { 5.0 }, 8);
+        }
+        assert_eq!(ada.seen(), (4.0 * -2.0 + 6.0 * 5.0, 80));
+        assert_eq!(ada.batches(), 2);
     }
 }

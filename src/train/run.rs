@@ -237,7 +237,7 @@ fn run_loop(
     }
     let mut run = Run {
         profile: KernelProfile::start(&out, t.place),
-        sampler: Sampler::new(&cfg, t.place),
+        sampler: Sampler::new(&cfg, &t),
         batches: Batches::new(ds.clone(), cfg.seed, cfg.data.mirror),
         images_at_start: t.progress.images,
         started: Instant::now(),

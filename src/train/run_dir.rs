@@ -22,7 +22,7 @@ pub const LOSSES_HEADER: &str =
     "step,images,kimg,res,phase,alpha,d_loss,g_loss,d_skipped,g_skipped";
 
 pub const METRICS_HEADER: &str =
-    "kimg,res,alpha,generator_variance,adversarial_balance,avg_d_loss,avg_g_loss,swd_per_level,p";
+    "kimg,res,alpha,generator_variance,adversarial_balance,avg_d_loss,avg_g_loss,swd_per_level,p,rt";
 
 /// Where a new run goes without `--out`: `runs/<dataset>-<timestamp>`.
 pub fn default_dir(dataset: &str) -> PathBuf {
@@ -66,15 +66,23 @@ fn append(path: &Path, header: &str, line: &str) -> Result<()> {
     Ok(writeln!(f, "{line}")?)
 }
 
-/// Keep only the lines of a CSV log whose row `keep` accepts (the header always stays);
-/// rewritten atomically (temporary file, then rename) when anything is dropped. Returns the
-/// kept data rows and how many were dropped. A missing file is no rows.
-fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Result<(Vec<String>, usize)> {
+/// Keep only the lines of a CSV log whose row `keep` accepts; rewritten atomically
+/// (temporary file, then rename) when anything is dropped, or to put `header` in place of
+/// an older one that is its prefix (a file from a version with fewer columns: its rows
+/// simply lack the new ones). Returns the kept data rows and how many were dropped. A
+/// missing file is no rows.
+fn keep_rows(
+    path: &Path,
+    header: &str,
+    keep: impl Fn(&[&str]) -> bool,
+) -> Result<(Vec<String>, usize)> {
     let Ok(text) = fs::read_to_string(path) else {
         return Ok((Vec::new(), 0));
     };
     let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
+    let old = lines.next().unwrap_or_default();
+    let upgrade = old != header && header.starts_with(old) && !old.is_empty();
+    let header = if upgrade { header } else { old };
     let (mut kept, mut dropped) = (Vec::new(), 0);
     for line in lines {
         let fields: Vec<&str> = line.split(',').collect();
@@ -84,7 +92,7 @@ fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Result<(Vec<String>
             dropped += 1;
         }
     }
-    if dropped > 0 {
+    if dropped > 0 || upgrade {
         let tmp = path.with_extension("csv.tmp");
         let body: String = std::iter::once(header)
             .chain(kept.iter().map(String::as_str))
@@ -100,7 +108,7 @@ fn keep_rows(path: &Path, keep: impl Fn(&[&str]) -> bool) -> Result<(Vec<String>
 /// checkpoints wrote steps that will now be trained again) and rebuild the adversarial
 /// balance from the rows that stay, so the resumed logs read as one run.
 pub fn reconcile_logs(dir: &Path, step: u64, images: u64, balance: &mut Balance) -> Result<usize> {
-    let (rows, dropped) = keep_rows(&dir.join("losses.csv"), |f| {
+    let (rows, dropped) = keep_rows(&dir.join("losses.csv"), LOSSES_HEADER, |f| {
         f.first()
             .and_then(|v| v.parse::<u64>().ok())
             .is_some_and(|s| s < step)
@@ -114,7 +122,7 @@ pub fn reconcile_logs(dir: &Path, step: u64, images: u64, balance: &mut Balance)
         }
     }
     // metrics.csv rows are keyed by kimg with three decimals: images / 1000 exactly.
-    let (_, dropped_metrics) = keep_rows(&dir.join("metrics.csv"), |f| {
+    let (_, dropped_metrics) = keep_rows(&dir.join("metrics.csv"), METRICS_HEADER, |f| {
         f.first()
             .and_then(|v| v.parse::<f64>().ok())
             .is_some_and(|k| (k * 1000.0).round() as u64 <= images)

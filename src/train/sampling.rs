@@ -13,7 +13,7 @@ use super::trainer::Trainer;
 use crate::data::Dataset;
 use crate::nn::NoiseMode;
 use crate::ops;
-use crate::tensor::{Place, Tensor};
+use crate::tensor::Tensor;
 
 /// The latents of the sample grid (the same all run long, so the grids show progress) and
 /// when the last grid was made.
@@ -21,10 +21,14 @@ pub(super) struct Sampler {
     fixed_z: Tensor,
     /// Images shown at the last sample grid (the end does not repeat it).
     sampled_at: Option<u64>,
+    /// ADA's run totals of sign(D(real)) and reals at the last metrics row (or the start).
+    signs_at: (f64, u64),
 }
 
 impl Sampler {
-    pub fn new(cfg: &TrainConfig, place: Place) -> Self {
+    /// `t` as the run starts (or resumes): metrics rows average D's signs from here.
+    pub fn new(cfg: &TrainConfig, t: &Trainer) -> Self {
+        let place = t.place;
         let fixed_z = ops::rand_normal(
             &[cfg.grid * cfg.grid, cfg.model.z_dim],
             cfg.seed ^ 0xf1_7ed,
@@ -36,6 +40,7 @@ impl Sampler {
         Sampler {
             fixed_z,
             sampled_at: None,
+            signs_at: t.ada_state().seen(),
         }
     }
 
@@ -102,10 +107,12 @@ impl Sampler {
             .map(|v| format!("{v:.2}"))
             .collect::<Vec<_>>()
             .join(";");
-        // p: the augmentation probability (empty without augmentation).
+        // p: the augmentation probability (empty without augmentation); rt: ADA's r_t since
+        // the last row (empty without ADA, or when no real was scored since).
         let p = t.augment_p().map_or(String::new(), |p| format!("{p:.6}"));
+        let rt = self.r_t(t).map_or(String::new(), |r| format!("{r:.4}"));
         out.append_metrics(&format!(
-            "{kimg:.3},{res},{alpha:.4},{frac:.4},{:.4},{:.4},{:.4},{swd_s},{p}",
+            "{kimg:.3},{res},{alpha:.4},{frac:.4},{:.4},{:.4},{:.4},{swd_s},{p},{rt}",
             balance.balance(),
             balance.d.unwrap_or(f64::NAN),
             balance.g.unwrap_or(f64::NAN)
@@ -115,10 +122,22 @@ impl Sampler {
             100.0 * frac,
             balance.balance(),
             t.augment_p().map_or(String::new(), |p| format!(", augmentation p {p:.4}"))
+                + &(if rt.is_empty() { String::new() } else { format!(", r_t {rt}") })
         ));
         if frac < 0.2 && kimg > 0.0 {
             out.log("warning: generator variance below 20% of the data's: likely mode collapse");
         }
         Ok(())
+    }
+
+    /// ADA's overfitting heuristic r_t = E[sign(D(real))] over the reals D scored since the
+    /// last metrics row (the official `Loss/signs/real`); None without ADA or new reals.
+    fn r_t(&mut self, t: &Trainer) -> Option<f64> {
+        if t.augment_mode() != super::config::AugmentMode::Ada {
+            return None;
+        }
+        let (signs, reals) = t.ada_state().seen();
+        let (s0, n0) = std::mem::replace(&mut self.signs_at, (signs, reals));
+        (reals > n0).then(|| (signs - s0) / (reals - n0) as f64)
     }
 }
