@@ -9,8 +9,11 @@
 # Environment: SGW_BIN (the binary; default target/release/stylegan-wgpu, else
 # .gpu/stylegan-wgpu), SGW_LOADER_DIR (a folder of Vulkan loader .deb files to unpack first,
 # default .gl when it holds any), VK_DRIVER_FILES (the ICD; NVIDIA's path is used when it
-# exists and nothing is set). Each stage has its own time limit; a stage that fails or times
-# out is recorded in the report and the script goes on.
+# exists and nothing is set), SGW_REPORT_STAGES (which stages to run, in their fixed order,
+# e.g. "info sg2 pytorch2"; default all: info gradcheck sg2 pytorch2 bench pytorch train).
+# Each stage has its own time limit; a stage that fails or times out is recorded in the
+# report and the script goes on. All stages together take longer than one 10-minute device
+# call on an H200: choose the stages per call (tools/README.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -98,37 +101,55 @@ skip() {
 if [ $QUICK -eq 1 ]; then
     BENCH=(--quick) TORCH=(--quick) DEVICE=software
     TRAIN=(--preset small --max-res 8 --kimg 0.02)
-    LIMITS=(info=30 gradcheck=240 bench=240 pytorch=240 train=120)
+    SG2=(--quick)
+    LIMITS=(info=30 gradcheck=240 sg2=300 pytorch2=240 bench=240 pytorch=240 train=120)
 else
     BENCH=(--full) TORCH=() DEVICE=gpu
     TRAIN=(--preset full --max-res 32 --kimg 0.5)
     # Measured on an H200 (first run, autotune cache cold): gradcheck 7 s, bench ~200 s
     # (145 s with the cache warm), pytorch 45 s.
-    LIMITS=(info=20 gradcheck=45 bench=270 pytorch=90 train=45)
+    SG2=(--full)
+    # StyleGAN2 (sg2, pytorch2) not yet measured on a GPU: limits are estimates.
+    LIMITS=(info=20 gradcheck=45 sg2=240 pytorch2=150 bench=270 pytorch=90 train=45)
 fi
 limit() { for kv in "${LIMITS[@]}"; do [ "${kv%%=*}" = "$1" ] && echo "${kv#*=}"; done; }
+WANT=" ${SGW_REPORT_STAGES:-info gradcheck sg2 pytorch2 bench pytorch train} "
+wanted() { [[ "$WANT" == *" $1 "* ]]; }
+HAS_CUDA_TORCH=0
+python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null && HAS_CUDA_TORCH=1
 
-stage info "$(limit info)" "$BIN" info
-stage gradcheck "$(limit gradcheck)" "$BIN" gradcheck
-stage bench "$(limit bench)" "$BIN" bench "${BENCH[@]}" --no-cpu --json "$OUT/bench.json"
-if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
-    if [ -f "$OUT/bench.json" ]; then
-        stage pytorch "$(limit pytorch)" python3 tools/pytorch_bench.py --device cuda "${TORCH[@]}" \
-            --ours "$OUT/bench.json" --json "$OUT/torch.json"
+# torch_stage NAME OURS.json OUT.json ARGS...: PyTorch's side of a bench stage.
+torch_stage() {
+    local name="$1" ours="$2" theirs="$3"
+    shift 3
+    if [ $HAS_CUDA_TORCH -eq 0 ]; then
+        skip "$name" "torch with CUDA is not installed here"
+    elif [ ! -f "$ours" ]; then
+        skip "$name" "no $(basename "$ours") to compare with"
     else
-        skip pytorch "no bench.json to compare with"
+        stage "$name" "$(limit "$name")" python3 tools/pytorch_bench.py --device cuda "$@" \
+            --ours "$ours" --json "$theirs"
     fi
-else
-    skip pytorch "torch with CUDA is not installed here"
+}
+
+wanted info && stage info "$(limit info)" "$BIN" info
+wanted gradcheck && stage gradcheck "$(limit gradcheck)" "$BIN" gradcheck
+# StyleGAN2's training steps (8..256, lazy R1 and path length weighted in) and PyTorch's.
+wanted sg2 && stage sg2 "$(limit sg2)" "$BIN" bench "${SG2[@]}" --arch stylegan2 --filter train_step \
+    --no-cpu --json "$OUT/sg2.json"
+wanted pytorch2 && torch_stage pytorch2 "$OUT/sg2.json" "$OUT/torch2.json" "${TORCH[@]}" --arch stylegan2
+wanted bench && stage bench "$(limit bench)" "$BIN" bench "${BENCH[@]}" --no-cpu --json "$OUT/bench.json"
+wanted pytorch && torch_stage pytorch "$OUT/bench.json" "$OUT/torch.json" "${TORCH[@]}"
+if wanted train; then
+    # The run's folder (checkpoint, samples) stays outside OUT: only its profile is kept.
+    RUN="$(mktemp -d)"
+    stage train "$(limit train)" env SGW_PROFILE=1 "$BIN" train oasis --device "$DEVICE" "${TRAIN[@]}" \
+        --quiet --out "$RUN/train"
+    if [ -f "$RUN/train/profile.txt" ]; then
+        cp "$RUN/train/profile.txt" "$OUT/profile.txt"
+    fi
+    rm -rf "$RUN"
 fi
-# The run's folder (checkpoint, samples) stays outside OUT: only its profile is kept.
-RUN="$(mktemp -d)"
-stage train "$(limit train)" env SGW_PROFILE=1 "$BIN" train oasis --device "$DEVICE" "${TRAIN[@]}" \
-    --quiet --out "$RUN/train"
-if [ -f "$RUN/train/profile.txt" ]; then
-    cp "$RUN/train/profile.txt" "$OUT/profile.txt"
-fi
-rm -rf "$RUN"
 
 python3 tools/gpu_report.py "$OUT" $([ $QUICK -eq 1 ] && echo --quick)
 echo "report: $OUT/report.md"

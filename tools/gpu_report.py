@@ -125,6 +125,27 @@ def schedule_target(bench, quick):
     return (name, f"{rate:.1f} img/s", "met" if rate >= IMG_S_TARGET_256 else "missed")
 
 
+def stylegan2_target(sg2, torch2):
+    """StyleGAN2's weighted step (lazy R1 and path length in) at its largest resolution, ours
+    against PyTorch's img/s, and every resolution both measured."""
+    name = "StyleGAN2 step img/s at 256x256 next to PyTorch's"
+    if sg2 is None:
+        return (name, "not measured (stage sg2 not run or failed)", "not available")
+    ours = {s["res"]: s for s in sg2.get("train_step", []) if s.get("images_per_s")}
+    if not ours:
+        return (name, "no StyleGAN2 step rows", "n/a")
+    theirs = {s["res"]: s for s in (torch2 or {}).get("train_step", []) if s.get("images_per_s")}
+    cells = []
+    for r in sorted(ours):
+        a = ours[r]["images_per_s"]
+        b = theirs.get(r, {}).get("images_per_s")
+        cells.append(f"{r}x{r}: {a:.1f}" + (f" vs {b:.1f} ({a / b:.2f}x)" if b else ""))
+    top = max(ours)
+    b = theirs.get(top, {}).get("images_per_s")
+    result = "n/a" if not b else ("met" if ours[top]["images_per_s"] >= b else "missed")
+    return (name, "img/s ours vs torch " + ", ".join(cells), result)
+
+
 def gradcheck_line(out):
     log = read(os.path.join(out, "gradcheck.log")) or ""
     for line in reversed(log.splitlines()):
@@ -153,14 +174,17 @@ def fence(text, limit=60000):
 def report(out, quick):
     bench = load_json(os.path.join(out, "bench.json"))
     torch = load_json(os.path.join(out, "torch.json"))
+    sg2 = load_json(os.path.join(out, "sg2.json"))
+    torch2 = load_json(os.path.join(out, "torch2.json"))
     info = read(os.path.join(out, "info.log"))
     lines = ["# GPU report", ""]
-    adapter = (bench or {}).get("device", {})
+    adapter = (bench or sg2 or {}).get("device", {})
     if adapter:
         lines.append(f"Adapter: **{adapter.get('name')}** ({adapter.get('backend')}"
                      f"{', software' if adapter.get('software') else ''}), driver {adapter.get('driver')}.")
-    if bench and bench.get("ceilings"):
-        c = bench["ceilings"]
+    ceilings = (bench or sg2 or {}).get("ceilings")
+    if ceilings:
+        c = ceilings
         lines.append(f"Ceilings measured in the same run: FMA {c['fma_gflops']:.1f} GFLOP/s, copy {c['copy_gbs']:.1f} GB/s.")
     lines.append(f"Mode: {'--quick (small shapes)' if quick else 'full (training shapes)'}.")
     gc = gradcheck_line(out)
@@ -175,17 +199,20 @@ def report(out, quick):
                    ("conv >= 50% of the FMA ceiling at 64+ channels", "memory-bound kernels >= 60% of copy",
                     "training step faster than PyTorch up to 64x64", "schedule-weighted img/s at 256x256",
                     "step peak memory <= 1.25x PyTorch's")]
+    targets.append(stylegan2_target(sg2, torch2))
     for name, value, result in targets:
         lines.append(f"| {name} | {value} | {result} |")
     lines += ["", "## Stages", "", "| stage | outcome | seconds | command |", "|---|---|---|---|"]
     for name, status, secs, cmd in stages(out):
         lines.append(f"| {name} | {status} | {secs} | `{cmd}` |")
     for name, title in [("info", "Adapter (`info`)"), ("gradcheck", "Gradient checks (`gradcheck`)"),
+                        ("sg2", "StyleGAN2 training steps (`bench --arch stylegan2`)"),
+                        ("pytorch2", "PyTorch's StyleGAN2 step side by side"),
                         ("bench", "Kernels and training steps (`bench`)"), ("pytorch", "PyTorch side by side"),
                         ("train", "Profiled training run (`SGW_PROFILE=1 train`)")]:
         lines += ["", f"## {title}", ""]
         text = info if name == "info" else read(os.path.join(out, f"{name}.log"))
-        if text is None and name == "pytorch":
+        if text is None and name in ("pytorch", "pytorch2"):
             lines.append("_not available: torch with CUDA is not installed here_")
             continue
         lines.append(fence(text))
