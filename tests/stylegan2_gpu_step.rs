@@ -3,33 +3,21 @@
 //! every parameter's gradient (D main, lazy R1, G main, lazy path length), then whole steps
 //! (Adam, EMA, the path length mean) with and without the lazy phases.
 
-use sgw::check::{random_input, Domain, Errors};
-use sgw::nn::{Arch, ModelConfig};
-use sgw::params::ParamGroup;
+mod common;
+
+use sgw::check::Errors;
 use sgw::train::{Loss, TrainConfig, Trainer};
 use sgw::{ops, Place, Tensor};
 
 const N: usize = 4;
 const RES: usize = 8;
 
-/// 8x8 RGB, nf 8, a mapping of 2 layers, batch 4; R1 every 2 steps and the path length every
+/// `common::stylegan2_8x8`, batch 4; R1 every 2 steps and the path length every
 /// 3, so step 0 runs both lazy phases and step 1 neither. Augmentation fixed at p = 0.5, so
 /// D's passes and G's backward go through the affine resample and the colour matrices.
 fn config() -> TrainConfig {
     let mut cfg = TrainConfig::small();
-    cfg.model = ModelConfig {
-        arch: Arch::Stylegan2,
-        z_dim: 8,
-        w_dim: 6,
-        mapping_layers: 2,
-        fmap_base: 32,
-        fmap_max: 8,
-        channels: 3,
-        start_res: RES,
-        max_res: RES,
-        mbstd_group: 2,
-        ..ModelConfig::default()
-    };
+    cfg.model = common::stylegan2_8x8();
     cfg.loss = Loss::LogisticR1;
     cfg.augment = "fixed:0.5".into();
     cfg.set_batch(N);
@@ -41,15 +29,6 @@ fn config() -> TrainConfig {
     cfg.seed = 7;
     cfg.validate().unwrap();
     cfg
-}
-
-/// Every parameter plus 0.3 U(-1, 1): zero-initialised biases and noise strengths matter.
-fn perturb(p: &mut ParamGroup, seed: u64) {
-    for i in 0..p.len() {
-        let r = random_input(p.get(i).shape(), Domain::Any, seed * 1000 + i as u64);
-        let v = p.get(i) + &ops::mul_scalar(&r, 0.3);
-        p.set(i, &v);
-    }
 }
 
 /// f32 through two networks, a second-order gradient (R1; the path length's Jacobian-vector
@@ -104,8 +83,8 @@ fn grads_close(what: &str, names: &[String], got: &[Tensor], want: &[Tensor]) ->
 
 fn trainers() -> (Trainer, Trainer) {
     let mut tc = Trainer::new(config(), Place::Cpu64);
-    perturb(&mut tc.gp, 1);
-    perturb(&mut tc.dp, 2);
+    common::perturb(&mut tc.gp, 1);
+    common::perturb(&mut tc.dp, 2);
     tc.g_ema = tc.gp.duplicate();
     let mut tg = Trainer::new(config(), Place::Gpu);
     tg.gp = tc.gp.to_place(Place::Gpu);

@@ -12,8 +12,7 @@
 
 mod common;
 
-use sgw::check::{random_input, Domain, Errors};
-use sgw::nn::{Arch, ModelConfig};
+use sgw::check::Errors;
 use sgw::params::ParamGroup;
 use sgw::train::trainer::hash;
 use sgw::train::{Loss, TrainConfig, Trainer};
@@ -37,19 +36,7 @@ const PL_PURPOSE: u64 = 6;
 /// 10 images and a w_avg beta of 0.9 (so one step moves them visibly), lr 0.01.
 fn config() -> TrainConfig {
     let mut cfg = TrainConfig::small();
-    cfg.model = ModelConfig {
-        arch: Arch::Stylegan2,
-        z_dim: 8,
-        w_dim: 6,
-        mapping_layers: 2,
-        fmap_base: 32,
-        fmap_max: 8,
-        channels: 3,
-        start_res: RES,
-        max_res: RES,
-        mbstd_group: 2,
-        ..ModelConfig::default()
-    };
+    cfg.model = common::stylegan2_8x8();
     cfg.loss = Loss::LogisticR1;
     cfg.augment = "none".into();
     cfg.set_batch(N);
@@ -69,15 +56,6 @@ fn config() -> TrainConfig {
     cfg.seed = 5;
     cfg.validate().unwrap();
     cfg
-}
-
-/// Every parameter plus 0.3 U(-1, 1): zero-initialised biases and noise strengths matter.
-fn perturb(p: &mut ParamGroup, seed: u64) {
-    for i in 0..p.len() {
-        let r = random_input(p.get(i).shape(), Domain::Any, seed * 1000 + i as u64);
-        let v = p.get(i) + &ops::mul_scalar(&r, 0.3);
-        p.set(i, &v);
-    }
 }
 
 /// (name, offset, shape) of every parameter as a Python list, and the values appended.
@@ -144,8 +122,8 @@ fn stylegan2_steps_match_pytorch_when_torch_is_installed() {
     }
     let cfg = config();
     let mut t = Trainer::new(cfg.clone(), Place::Cpu64);
-    perturb(&mut t.gp, 1);
-    perturb(&mut t.dp, 2);
+    common::perturb(&mut t.gp, 1);
+    common::perturb(&mut t.dp, 2);
     t.g_ema = t.gp.duplicate();
 
     let mut words = Vec::new();

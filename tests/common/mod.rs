@@ -94,3 +94,32 @@ pub fn python_f64s(script: &str) -> Vec<f64> {
         .map(|l| l.parse().unwrap())
         .collect()
 }
+
+/// Every parameter plus 0.3 U(-1, 1) (f64): zero-initialised biases and noise strengths then
+/// matter to a comparison.
+pub fn perturb(p: &mut sgw::params::ParamGroup, seed: u64) {
+    use sgw::check::{random_input, Domain};
+    for i in 0..p.len() {
+        let r = random_input(p.get(i).shape(), Domain::Any, seed * 1000 + i as u64);
+        let v = p.get(i) + &sgw::ops::mul_scalar(&r, 0.3);
+        p.set(i, &v);
+    }
+}
+
+/// The StyleGAN2 of the whole-step tests: 8x8 RGB, nf 8 / 4 at 4 / 8, a mapping of 2 layers,
+/// z 8, w 6, minibatch-stddev groups of 2.
+pub fn stylegan2_8x8() -> sgw::nn::ModelConfig {
+    sgw::nn::ModelConfig {
+        arch: sgw::nn::Arch::Stylegan2,
+        z_dim: 8,
+        w_dim: 6,
+        mapping_layers: 2,
+        fmap_base: 32,
+        fmap_max: 8,
+        channels: 3,
+        start_res: 8,
+        max_res: 8,
+        mbstd_group: 2,
+        ..sgw::nn::ModelConfig::default()
+    }
+}
