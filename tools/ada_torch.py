@@ -20,6 +20,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from stylegan2_torch import upfirdn2d
+
 F64 = torch.float64
 M32, M64 = 0xFFFFFFFF, 2**64 - 1
 AUG_KEY = 0xADA06E0D5EED0001  # src/nn/augment.rs AUG_KEY
@@ -134,23 +136,7 @@ def rotate2d_inv(theta):
     return rotate2d(-theta)
 
 
-# ---- upfirdn2d (torch_utils/ops/upfirdn2d.py, the reference path, separable filter) -----
-
-def upfirdn2d(x, f, up=1, down=1, padding=(0, 0, 0, 0), flip_filter=False, gain=1):
-    n, c, ih, iw = x.shape
-    px0, px1, py0, py1 = padding
-    x = x.reshape([n, c, ih, 1, iw, 1])
-    x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-    x = x.reshape([n, c, ih * up, iw * up])
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0):x.shape[2] - max(-py1, 0), max(-px0, 0):x.shape[3] - max(-px1, 0)]
-    f = f * (gain ** (f.ndim / 2))
-    if not flip_filter:
-        f = f.flip(list(range(f.ndim)))
-    f = f[None, None].repeat([c, 1, 1])
-    x = F.conv2d(x, f.unsqueeze(2), groups=c)
-    x = F.conv2d(x, f.unsqueeze(3), groups=c)
-    return x[:, :, ::down, ::down]
+# ---- upfirdn2d: tools/stylegan2_torch.py's (the official reference path) ----
 
 
 def upsample2d(x, f, up=2):

@@ -83,7 +83,8 @@ def param_shapes(res, z_dim, w_dim, mapping_layers, fmap_base, fmap_max, channel
 
 
 # ---- upfirdn2d.py (upfirdn2d_ref) ----
-def upfirdn2d(x, f, up=1, down=1, padding=0, gain=1):
+def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
+    """A 2-D filter f, or a 1-D one applied separably (as the official code takes either)."""
     padx0, padx1, pady0, pady1 = [padding] * 4 if isinstance(padding, int) else padding
     batch_size, num_channels, in_height, in_width = x.shape
     x = x.reshape([batch_size, num_channels, in_height, 1, in_width, 1])
@@ -92,9 +93,14 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, gain=1):
     x = F.pad(x, [max(padx0, 0), max(padx1, 0), max(pady0, 0), max(pady1, 0)])
     x = x[:, :, max(-pady0, 0):x.shape[2] - max(-pady1, 0), max(-padx0, 0):x.shape[3] - max(-padx1, 0)]
     f = f * (gain ** (f.ndim / 2))
-    f = f.flip(list(range(f.ndim)))
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))
     f = f[None, None].repeat([num_channels, 1] + [1] * f.ndim)
-    x = F.conv2d(input=x, weight=f, groups=num_channels)
+    if f.ndim == 4:
+        x = F.conv2d(input=x, weight=f, groups=num_channels)
+    else:
+        x = F.conv2d(input=x, weight=f.unsqueeze(2), groups=num_channels)
+        x = F.conv2d(input=x, weight=f.unsqueeze(3), groups=num_channels)
     return x[:, :, ::down, ::down]
 
 
