@@ -2,8 +2,8 @@
 //! 128 x 128 tiles, each forced in turn (real work picks one by size, and the test shapes are
 //! too small for the wide one to be picked). GPU values, gradients and second-order
 //! gradients against the CPU reference with NaN-poisoned outputs, and f64 finite differences.
-//! Then every configuration the autotuner may pick (`ops::tune`), forced one by one, on
-//! awkward shapes. The policy and the forced configuration are global to the process, so
+//! Then Winograd (a tuner candidate), and every configuration the autotuner may pick
+//! (`ops::tune`), forced one by one, on awkward shapes. The policy and the forced configuration are global to the process, so
 //! the two tests take turns (`KNOBS`).
 
 use std::sync::Mutex;
@@ -46,6 +46,20 @@ fn every_conv_case_passes_with_each_tiling() {
             assert!(bad.is_empty(), "{policy:?} tiling:\n{}", table(&bad));
         }
     }
+    // Winograd F(2x2, 3x3) in every pass it applies to (the 3x3 forward and input
+    // gradient, so R1's second-order gradients too); the rule elsewhere.
+    let winograd = ConvConfig {
+        tiling: Tiling::Winograd,
+        k_step: 16,
+        split_target: 512,
+    };
+    let _forced = tune::force_conv(Some(winograd));
+    for c in &cases {
+        let rows = run_case(c);
+        let bad: Vec<_> = rows.iter().filter(|r| !r.pass).cloned().collect();
+        assert!(bad.is_empty(), "Winograd:\n{}", table(&bad));
+    }
+    drop(_forced);
     let _auto = set_tiling_policy(TilingPolicy::Auto);
     // Auto: wide only for big GEMMs with enough tiles, or a splittable reduction.
     assert_eq!(tiling(512, 64 * 128 * 128, false), Tiling::Wide);
@@ -102,8 +116,8 @@ fn every_autotune_candidate_matches_the_cpu_reference() {
     let configs = ConvConfig::all();
     assert_eq!(
         configs.len(),
-        44,
-        "(3 narrow tiles x 3 K-steps + wide + wide with prefetch) x 4 split targets"
+        48,
+        "(3 narrow tiles x 3 K-steps + wide + wide with prefetch + Winograd) x 4 split targets"
     );
     let mut splits_seen = std::collections::BTreeSet::new();
     for d in awkward() {

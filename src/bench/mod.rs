@@ -37,6 +37,7 @@ use std::process::ExitCode;
 use crate::gpu::{self, GpuContext, GpuError};
 use crate::nn::Arch;
 use crate::ops::conv::{self, TilingPolicy};
+use crate::ops::tune;
 use crate::tensor::Place;
 use report::DeviceInfo;
 use timing::{cpu_runs, summarize, time_cpu, time_gpu, CpuRates, Method, CPU_LIMIT_S};
@@ -72,8 +73,9 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_steps: bool,
     /// Convolution tiles: auto (by size, as training runs), or force narrow (ROWS x 64) or
-    /// wide (128 x 128) everywhere, to compare the two kernels on this device.
-    #[arg(long, value_name = "auto|narrow|wide", value_parser = ["auto", "narrow", "wide"])]
+    /// wide (128 x 128) everywhere, or Winograd F(2x2, 3x3) wherever it applies (3x3
+    /// forward and input gradient; the rule elsewhere), to compare them on this device.
+    #[arg(long, value_name = "auto|narrow|wide|winograd", value_parser = ["auto", "narrow", "wide", "winograd"])]
     pub conv_tiling: Option<String>,
     /// Which StyleGAN the training-step section steps: stylegan1 (default) or stylegan2
     /// (a model built at each resolution, the lazy R1 and path length steps weighted in).
@@ -151,6 +153,15 @@ pub fn run(args: &BenchArgs) -> Result<Report, GpuError> {
     if tiling != TilingPolicy::Auto {
         notes.push(format!("convolution tiling forced: {tiling:?}"));
     }
+    let winograd = args.conv_tiling.as_deref() == Some("winograd");
+    let _winograd = winograd.then(|| {
+        notes.push("convolution: Winograd F(2x2, 3x3) forced where it applies".into());
+        tune::force_conv(Some(tune::ConvConfig {
+            tiling: conv::Tiling::Winograd,
+            k_step: 16,
+            split_target: 512,
+        }))
+    });
     // Poisoning fills every new buffer with NaN: an extra dispatch per op that would be
     // timed with it. It is off here (whatever a test set) until the guard drops.
     let _poison = gpu::set_poison(false);

@@ -253,7 +253,7 @@ pub fn tune(ctx: &GpuContext, key: &str, labels: &[String], run: &mut dyn FnMut(
 }
 
 /// The fastest of `n` candidates, by GPU timestamps where the adapter has them (else wall
-/// clock around a sync, after a warm-up run that builds the pipeline). Candidate 0 is always
+/// clock around a sync), each after an untimed warm-up run. Candidate 0 is always
 /// timed; later ones while `budget` lasts, or for twice the rule's own time after it where
 /// that is longer (a layer that takes seconds on a slow device still gets its likeliest
 /// alternatives tried, once, at the cost of a few of its own runs); one far slower than the
@@ -268,10 +268,10 @@ pub fn measure(ctx: &GpuContext, n: usize, budget: Duration, run: &mut dyn FnMut
         if i > 0 && Instant::now() > deadline {
             break;
         }
-        if timer.is_none() {
-            run(i);
-            ctx.sync();
-        }
+        // One untimed run first: it builds the pipelines and lets a candidate that is made
+        // of tuned parts (Winograd's batched matmul) tune them outside the timed runs.
+        run(i);
+        ctx.sync();
         let mut fastest = f64::INFINITY;
         for _ in 0..REPS {
             let t = time_once(ctx, timer.as_mut(), &mut || run(i));

@@ -60,6 +60,22 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/conv/implicit_gemm_wide.wgsl"),
     ),
     (
+        "conv/winograd_params.wgsl",
+        include_str!("../../shaders/conv/winograd_params.wgsl"),
+    ),
+    (
+        "conv/winograd_weight.wgsl",
+        include_str!("../../shaders/conv/winograd_weight.wgsl"),
+    ),
+    (
+        "conv/winograd_input.wgsl",
+        include_str!("../../shaders/conv/winograd_input.wgsl"),
+    ),
+    (
+        "conv/winograd_output.wgsl",
+        include_str!("../../shaders/conv/winograd_output.wgsl"),
+    ),
+    (
         "resample/upsample.wgsl",
         include_str!("../../shaders/resample/upsample.wgsl"),
     ),

@@ -123,6 +123,10 @@ fn launch_pass(
     m: usize,
     (scale, bias_scale): (f64, f64),
 ) -> GpuBuffer {
+    let c = c.runnable(mode, d);
+    if c.tiling == Tiling::Winograd {
+        return super::winograd::launch(mode, src, wt, bias, d, (scale, bias_scale));
+    }
     let ctx = gpu::gpu();
     let out = ctx.alloc((d.n * m * d.hw()) as u64 * 4);
     let [gx, gy] = c.tiling.grid(m, d.n * d.hw());
@@ -137,6 +141,7 @@ fn launch_pass(
 
 /// MODE 2 on the GPU in configuration `c`: the split-K partials and their sum, [K, C*taps].
 fn launch_weight(c: ConvConfig, x: &GpuBuffer, g: &GpuBuffer, d: &ConvDims, scale: f64) -> Storage {
+    let c = c.runnable(2, d);
     let ctx = gpu::gpu();
     let cols = d.c * d.taps();
     let (splits, chunk) = c.splits(d);

@@ -15,6 +15,7 @@ pub mod resample;
 pub mod tune;
 pub mod unary;
 pub mod upfirdn;
+pub mod winograd;
 
 pub use adain::adain;
 pub use augment::{affine_grid_sample, affine_grid_sample_backward};

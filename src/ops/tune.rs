@@ -32,15 +32,19 @@ pub enum Tiling {
     /// padded against bank conflicts (`PREFETCH`, `A_STRIDE`): a tuner candidate only, for
     /// GPUs where global latency stalls the wide kernel (44% of FMA at best on an H200).
     WidePrefetch,
+    /// Not a tile: Winograd F(2x2, 3x3) (`ops::winograd`), for the 3x3 forward and input
+    /// gradient; a tuner candidate only. Elsewhere (forced by a test) the rule runs instead.
+    Winograd,
 }
 
 impl Tiling {
-    pub const ALL: [Tiling; 5] = [
+    pub const ALL: [Tiling; 6] = [
         Tiling::Narrow(16),
         Tiling::Narrow(32),
         Tiling::Narrow(64),
         Tiling::Wide,
         Tiling::WidePrefetch,
+        Tiling::Winograd,
     ];
 
     /// (tile rows, tile columns).
@@ -48,6 +52,8 @@ impl Tiling {
         match self {
             Tiling::Narrow(rows) => (rows, 64),
             Tiling::Wide | Tiling::WidePrefetch => (128, 128),
+            // Never dispatched as tiles (`ConvConfig::runnable`); its own grids are 1-D.
+            Tiling::Winograd => (64, 64),
         }
     }
 
@@ -67,6 +73,7 @@ impl Tiling {
             Tiling::Narrow(r) => format!("narrow{r}"),
             Tiling::Wide => "wide".into(),
             Tiling::WidePrefetch => "widepf".into(),
+            Tiling::Winograd => "winograd".into(),
         }
     }
 }
@@ -170,10 +177,21 @@ impl ConvConfig {
             Tiling::WidePrefetch => Kernel::new("conv/implicit_gemm_wide.wgsl")
                 .with("PREFETCH", 1.0)
                 .with("A_STRIDE", 33.0),
+            Tiling::Winograd => unreachable!("Winograd runs through ops::winograd"),
         };
         k.with("MODE", mode as f64)
             .with("KH", d.kh as f64)
             .with("KW", d.kw as f64)
+    }
+
+    /// What pass `mode` at `d` really runs as: the rule where Winograd does not apply (the
+    /// weight gradient, other kernel sizes), otherwise itself.
+    pub fn runnable(self, mode: u32, d: &ConvDims) -> ConvConfig {
+        if self.tiling == Tiling::Winograd && !winograd_applies(mode, d) {
+            conv_rule(mode, d)
+        } else {
+            self
+        }
     }
 
     /// (splits, chunk) of the weight gradient at `d`.
@@ -197,7 +215,7 @@ impl ConvConfig {
         Tiling::ALL.into_iter().flat_map(|t| {
             let steps: &[usize] = match t {
                 Tiling::Narrow(_) => &K_STEPS,
-                Tiling::Wide | Tiling::WidePrefetch => &[16],
+                Tiling::Wide | Tiling::WidePrefetch | Tiling::Winograd => &[16],
             };
             steps.iter().map(move |&bk| (t, bk))
         })
@@ -215,6 +233,18 @@ impl ConvConfig {
             })
             .collect()
     }
+}
+
+/// Pass `mode` at `d` can run as Winograd F(2x2, 3x3) (`ops::winograd`): the forward or
+/// input gradient of a 3x3 kernel whose scratch (16 x channels x 2x2 tiles, 4x an input or
+/// output) fits the device's largest storage binding.
+pub fn winograd_applies(mode: u32, d: &ConvDims) -> bool {
+    if mode > 1 || d.kh != 3 || d.kw != 3 {
+        return false;
+    }
+    let tiles = d.n * d.h.div_ceil(2) * d.w.div_ceil(2);
+    let largest = (16 * tiles * d.c.max(d.k) * 4) as u64;
+    gpu::try_gpu().is_ok_and(|ctx| largest <= ctx.limits.max_storage_buffer_binding_size)
 }
 
 /// The GEMM of pass `mode` at `d`: (rows, columns, reduction).
@@ -252,6 +282,7 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
             // Only full tiles: on lavapipe it won a 64-row dgrad alone (min of a few runs)
             // and cost the 16x16 step a third in place (887 vs 666 ms).
             Tiling::WidePrefetch => rows >= 128 && cols >= 128,
+            Tiling::Winograd => winograd_applies(mode, d),
         };
         fits && (bk <= 16 || red > 16)
     };
@@ -278,8 +309,13 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
             + (c.k_step != rule.k_step) as u8
             + (c.split_target != rule.split_target) as u8
     };
-    // Where the wide tiles fit, the GEMM is large: try them first.
-    let rank = |c: &ConvConfig| (knobs(c) > 1, !c.tiling.is_wide());
+    // Where the wide tiles fit, the GEMM is large: try them (and Winograd) first.
+    let rank = |c: &ConvConfig| {
+        (
+            knobs(c) > 1,
+            !c.tiling.is_wide() && c.tiling != Tiling::Winograd,
+        )
+    };
     all.sort_by_key(rank);
     let mut out = vec![rule];
     for c in &all {
@@ -358,7 +394,10 @@ pub fn conv_config(mode: u32, d: &ConvDims, launch: &mut dyn FnMut(ConvConfig)) 
 /// What pass `mode` at `d` runs now and why, for `bench`: e.g. `wide/g512 (4 splits, tuned)`.
 pub fn describe_conv(mode: u32, d: &ConvDims) -> String {
     let (cfg, why) = if let Some(c) = forced_conv() {
-        (c, "forced")
+        match c.runnable(mode, d) {
+            r if r == c => (c, "forced"),
+            r => (r, "rule: the forced Winograd does not apply"),
+        }
     } else if !tuning_on() || gpu::try_gpu().is_err() {
         (conv_rule(mode, d), "rule")
     } else {
