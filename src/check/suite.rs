@@ -529,23 +529,33 @@ pub fn run_all(filter: Option<&str>) -> Vec<Row> {
     rows
 }
 
-/// The conv cases again with the wide 128 x 128 tiles forced: at these shapes the size rule
+/// The conv cases again with the wide 128 x 128 tiles forced (at these shapes the size rule
 /// picks the narrow ones, so a device would otherwise never check the kernel that its large
-/// layers run.
+/// layers run), then with Winograd forced (a tuner candidate, which a tuner may pick on this
+/// device; the rule runs where it does not apply).
 fn run_wide_conv_cases(keep: &dyn Fn(&str) -> bool) -> Vec<Row> {
-    use crate::ops::conv::{set_tiling_policy, TilingPolicy};
-    let cases: Vec<Case> = stylegan_cases()
-        .into_iter()
-        .filter(|c| c.op.starts_with("conv2d"))
-        .map(|mut c| {
-            c.op = format!("{} [wide tiles]", c.op);
-            c
-        })
-        .filter(|c| keep(&c.op))
-        .collect();
-    if cases.is_empty() {
-        return Vec::new();
-    }
-    let _wide = set_tiling_policy(TilingPolicy::Wide);
-    cases.iter().flat_map(run_case).collect()
+    use crate::ops::conv::{set_tiling_policy, Tiling, TilingPolicy};
+    use crate::ops::tune::{force_conv, ConvConfig};
+    let cases = |tag: &str| -> Vec<Case> {
+        stylegan_cases()
+            .into_iter()
+            .filter(|c| c.op.starts_with("conv2d"))
+            .map(|mut c| {
+                c.op = format!("{} [{tag}]", c.op);
+                c
+            })
+            .filter(|c| keep(&c.op))
+            .collect()
+    };
+    let mut rows: Vec<Row> = {
+        let _wide = set_tiling_policy(TilingPolicy::Wide);
+        cases("wide tiles").iter().flat_map(run_case).collect()
+    };
+    let _winograd = force_conv(Some(ConvConfig {
+        tiling: Tiling::Winograd,
+        k_step: 16,
+        split_target: 512,
+    }));
+    rows.extend(cases("winograd").iter().flat_map(run_case));
+    rows
 }
