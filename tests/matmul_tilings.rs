@@ -34,7 +34,7 @@ fn every_matmul_tile_candidate_matches_the_cpu_reference() {
     // (a shape, b shape, transpose a, transpose b)
     // The last four have K long enough for every split count to have several parts, and
     // no split (nor K-step) divides it: the last part is short.
-    let cases: [(&[usize], &[usize], bool, bool); 10] = [
+    let cases: [(&[usize], &[usize], bool, bool); 11] = [
         (&[1, 1], &[1, 1], false, false),
         (&[17, 33], &[33, 65], false, false),
         (&[100, 33], &[7, 100], true, true),
@@ -45,9 +45,15 @@ fn every_matmul_tile_candidate_matches_the_cpu_reference() {
         (&[700, 9], &[33, 700], true, true),
         (&[3, 9, 603], &[603, 20], false, false),
         (&[2, 610, 6], &[2, 66, 610], true, true),
+        // Two batches of more than one wide tile each way, none of them full.
+        (&[2, 130, 37], &[2, 37, 260], false, false),
     ];
     let all = MatmulConfig::all();
-    assert_eq!(all.len(), 45, "3 tile heights x 3 K-steps x 5 part counts");
+    assert_eq!(
+        all.len(),
+        46,
+        "3 tile heights x 3 K-steps x 5 part counts, and the wide tiles"
+    );
     for (i, &(sa, sb, ta, tb)) in cases.iter().enumerate() {
         let a = rand(sa, 2 * i as u64);
         let b = rand(sb, 2 * i as u64 + 1);
@@ -127,4 +133,6 @@ fn split_k_candidates_are_among_the_tested_configurations() {
         }
     }
     assert!(split >= 8, "{split} split candidates");
+    assert!(mm::matmul_candidates(shape(16, 512, 2048, 512)).contains(&MatmulConfig::WIDE));
+    assert!(!mm::matmul_candidates(shape(1, 32, 2048, 512)).contains(&MatmulConfig::WIDE));
 }

@@ -36,6 +36,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/matmul/matmul.wgsl"),
     ),
     (
+        "matmul/matmul_wide.wgsl",
+        include_str!("../../shaders/matmul/matmul_wide.wgsl"),
+    ),
+    (
         "layout/strided_copy.wgsl",
         include_str!("../../shaders/layout/strided_copy.wgsl"),
     ),

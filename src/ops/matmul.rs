@@ -13,7 +13,10 @@ crate::kernel_params! {
     /// `shaders/matmul/matmul.wgsl`: C[z] (m x n) = alpha * A[z] (m x k) B[z] (k x n), each
     /// operand read through its batch, row and column strides from its offset (in floats).
     pub struct MatmulParams {
-        kernels: ["matmul/matmul.wgsl" => [Read, Read, ReadWrite]],
+        kernels: [
+            "matmul/matmul.wgsl" => [Read, Read, ReadWrite],
+            "matmul/matmul_wide.wgsl" => [Read, Read, ReadWrite],
+        ],
         pub m: u32,
         pub n: u32,
         pub k: u32,
@@ -166,8 +169,9 @@ fn launch(
     let splits = Some(c.splits)
         .filter(|s| d.batches * s <= MAX_Z)
         .unwrap_or(1);
+    let splits = if c.is_wide() { 1 } else { splits };
     let groups = [
-        d.n.div_ceil(64) as u32,
+        d.n.div_ceil(c.cols()) as u32,
         d.m.div_ceil(c.rows) as u32,
         (d.batches * splits) as u32,
     ];
@@ -240,6 +244,10 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, scale: f64, bias_scale
 /// The ROWS override candidates of `matmul.wgsl`.
 pub const MATMUL_ROWS: [usize; 3] = [16, 32, 64];
 
+/// The rows (and columns) of `matmul_wide.wgsl`'s tiles: a [`MatmulConfig`] with these rows
+/// is the wide kernel (unsplit, BK 16).
+pub const WIDE_ROWS: usize = 128;
+
 /// The split-K part counts (`SPLITS`) besides 1.
 pub const MATMUL_SPLITS: [usize; 4] = [2, 4, 8, 16];
 
@@ -253,7 +261,30 @@ pub struct MatmulConfig {
 }
 
 impl MatmulConfig {
+    /// The 128 x 128 tiles of `matmul_wide.wgsl`.
+    pub const WIDE: MatmulConfig = MatmulConfig {
+        rows: WIDE_ROWS,
+        k_step: 16,
+        splits: 1,
+    };
+
+    pub fn is_wide(self) -> bool {
+        self.rows == WIDE_ROWS
+    }
+
+    /// Columns of one tile.
+    pub fn cols(self) -> usize {
+        if self.is_wide() {
+            WIDE_ROWS
+        } else {
+            64
+        }
+    }
+
     pub fn kernel(self) -> Kernel {
+        if self.is_wide() {
+            return Kernel::new("matmul/matmul_wide.wgsl");
+        }
         let mut k = Kernel::new("matmul/matmul.wgsl").with("ROWS", self.rows as f64);
         if self.k_step != 16 {
             k = k.with("BK", self.k_step as f64);
@@ -265,6 +296,9 @@ impl MatmulConfig {
     }
 
     pub fn label(self) -> String {
+        if self.is_wide() {
+            return "wide".into();
+        }
         let mut l = format!("rows{}", self.rows);
         if self.k_step != 16 {
             l += &format!("k{}", self.k_step);
@@ -288,6 +322,7 @@ impl MatmulConfig {
                     })
                 })
             })
+            .chain([Self::WIDE])
             .collect()
     }
 }
@@ -394,6 +429,11 @@ pub fn matmul_candidates(d: MatmulShape) -> Vec<MatmulConfig> {
         splits: rule_splits(d, rows),
     };
     let mut out = vec![rule];
+    // Large outputs: the wide tiles first after the rule (a budget that runs out has tried
+    // them).
+    if d.m >= 64 && d.n >= WIDE_ROWS {
+        out.push(MatmulConfig::WIDE);
+    }
     let splits = split_counts(d, rows);
     let split = [16, 32].into_iter().flat_map(|k_step| {
         splits.iter().map(move |&splits| MatmulConfig {
