@@ -180,10 +180,23 @@ fn candidate_lists_start_with_the_rule_and_hold_no_duplicates() {
             "duplicates for mode {mode} at {dims:?}"
         );
     }
-    // A large layer: the rule is narrow here, and the wide tiles are the next to be timed.
+    // A large 3x3 layer: the rule is narrow here; Winograd is the next to be timed (in every
+    // pass, once), then the wide tiles.
     let c = tune::conv_candidates(0, &big);
     assert_eq!(c[0].tiling, tune::Tiling::Narrow(64));
-    assert_eq!(c[1].tiling, tune::Tiling::Wide);
+    assert_eq!(c[1].tiling, tune::Tiling::Winograd);
+    assert_eq!(c[2].tiling, tune::Tiling::Wide);
+    for mode in 0..3 {
+        let c = tune::conv_candidates(mode, &big);
+        let winograd = c.iter().filter(|x| x.tiling == tune::Tiling::Winograd);
+        assert_eq!(winograd.count(), 1, "mode {mode}: {c:?}");
+        // Not for a 1x1 kernel.
+        let c = tune::conv_candidates(mode, &tiny);
+        assert!(
+            c.iter().all(|x| x.tiling != tune::Tiling::Winograd),
+            "{c:?}"
+        );
+    }
     // A three-channel 1x1 layer: 8 rows, one tile height. Forward: a reduction of 3, so no
     // K-step above 16. Weight gradient: 64 pixels, too few to split; all three K-steps.
     let c = tune::conv_candidates(0, &tiny);
@@ -193,13 +206,18 @@ fn candidate_lists_start_with_the_rule_and_hold_no_duplicates() {
         3,
         "K-steps 16, 32, 8"
     );
-    // Matmul: the rule, then fewer rows and other K-steps; no split-K where K is short or
+    // Matmul: the rule, the wide tiles, then fewer rows and other K-steps; no split-K where K is short or
     // the output already has many tiles.
     use sgw::ops::matmul::{matmul_candidates, rule_splits, MatmulShape};
     let shape = |batches, m, n, k| MatmulShape { batches, m, n, k };
     let m = matmul_candidates(shape(1, 256, 256, 256));
     assert_eq!(m[0].label(), "rows64");
-    assert_eq!(m.len(), 9);
+    assert_eq!(
+        m[1].label(),
+        "wide",
+        "an output of 256 x 256 fits the wide tiles"
+    );
+    assert_eq!(m.len(), 10);
     assert_eq!(matmul_candidates(shape(1, 8, 8, 4)).len(), 2);
     assert!(matmul_candidates(shape(1, 2048, 2048, 8192))
         .iter()
@@ -215,6 +233,10 @@ fn candidate_lists_start_with_the_rule_and_hold_no_duplicates() {
     for l in ["rows64s2", "rows64k32s16", "rows64", "rows32k8"] {
         assert!(labels.contains(&l.to_string()), "{l} in {labels:?}");
     }
+    assert!(
+        !labels.contains(&"wide".to_string()),
+        "4 wide tiles: {labels:?}"
+    );
     assert_eq!(m.len(), 9 + 8, "{labels:?}");
     // The rule splits only long K (>= 2048) with few tiles (< 64), parts >= 256.
     assert_eq!(rule_splits(shape(1, 128, 512, 512), 64), 1, "mapping FC");

@@ -240,10 +240,22 @@ fn remember(ctx: &GpuContext, key: &str, label: &str) {
 /// `labels`, else the fastest by [`measure`] (then cached). `run(i)` records candidate i
 /// once, on any inputs of the class (its outputs are thrown away).
 pub fn tune(ctx: &GpuContext, key: &str, labels: &[String], run: &mut dyn FnMut(usize)) -> usize {
+    tune_warming(ctx, key, labels, &[], run)
+}
+
+/// [`tune`], with an untimed warm-up run of each candidate i where `warm[i]`: those made of
+/// tuned parts (Winograd's batched matmul), whose first run would time their parts' tuning.
+pub fn tune_warming(
+    ctx: &GpuContext,
+    key: &str,
+    labels: &[String],
+    warm: &[bool],
+    run: &mut dyn FnMut(usize),
+) -> usize {
     if let Some(i) = cached(ctx, key).and_then(|l| labels.iter().position(|x| *x == l)) {
         return i;
     }
-    let i = measure(ctx, labels.len(), budget(), run);
+    let i = measure_warming(ctx, labels.len(), budget(), warm, run);
     remember(ctx, key, &labels[i]);
     // The trials' outputs and split-K scratch went back to the pool in sizes the run may
     // never ask for again: give them to the driver rather than hold them for the whole run
@@ -253,13 +265,25 @@ pub fn tune(ctx: &GpuContext, key: &str, labels: &[String], run: &mut dyn FnMut(
 }
 
 /// The fastest of `n` candidates, by GPU timestamps where the adapter has them (else wall
-/// clock around a sync), each after an untimed warm-up run. Candidate 0 is always
+/// clock around a sync, after a warm-up run that builds the pipeline). Candidate 0 is always
 /// timed; later ones while `budget` lasts, or for twice the rule's own time after it where
 /// that is longer (a layer that takes seconds on a slow device still gets its likeliest
 /// alternatives tried, once, at the cost of a few of its own runs); one far slower than the
 /// best, or taking an eighth of the budget, gets one run; the fastest wins if it beats
 /// candidate 0 by the margin.
 pub fn measure(ctx: &GpuContext, n: usize, budget: Duration, run: &mut dyn FnMut(usize)) -> usize {
+    measure_warming(ctx, n, budget, &[], run)
+}
+
+/// [`measure`], warming up candidate i untimed first where `warm[i]` (always without
+/// timestamps, where the first run would also build the pipeline inside the clock).
+fn measure_warming(
+    ctx: &GpuContext,
+    n: usize,
+    budget: Duration,
+    warm: &[bool],
+    run: &mut dyn FnMut(usize),
+) -> usize {
     let mut deadline = Instant::now() + budget;
     let mut timer = GpuTimer::new(ctx, 2);
     ctx.sync();
@@ -268,10 +292,10 @@ pub fn measure(ctx: &GpuContext, n: usize, budget: Duration, run: &mut dyn FnMut
         if i > 0 && Instant::now() > deadline {
             break;
         }
-        // One untimed run first: it builds the pipelines and lets a candidate that is made
-        // of tuned parts (Winograd's batched matmul) tune them outside the timed runs.
-        run(i);
-        ctx.sync();
+        if timer.is_none() || warm.get(i).copied().unwrap_or(false) {
+            run(i);
+            ctx.sync();
+        }
         let mut fastest = f64::INFINITY;
         for _ in 0..REPS {
             let t = time_once(ctx, timer.as_mut(), &mut || run(i));

@@ -80,6 +80,14 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/conv/winograd_output.wgsl"),
     ),
     (
+        "conv/winograd_grad.wgsl",
+        include_str!("../../shaders/conv/winograd_grad.wgsl"),
+    ),
+    (
+        "conv/winograd_wgrad_out.wgsl",
+        include_str!("../../shaders/conv/winograd_wgrad_out.wgsl"),
+    ),
+    (
         "resample/upsample.wgsl",
         include_str!("../../shaders/resample/upsample.wgsl"),
     ),

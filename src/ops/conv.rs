@@ -142,6 +142,9 @@ fn launch_pass(
 /// MODE 2 on the GPU in configuration `c`: the split-K partials and their sum, [K, C*taps].
 fn launch_weight(c: ConvConfig, x: &GpuBuffer, g: &GpuBuffer, d: &ConvDims, scale: f64) -> Storage {
     let c = c.runnable(2, d);
+    if c.tiling == Tiling::Winograd {
+        return Storage::Gpu(Arc::new(super::winograd::launch_weight(x, g, d, scale)));
+    }
     let ctx = gpu::gpu();
     let cols = d.c * d.taps();
     let (splits, chunk) = c.splits(d);

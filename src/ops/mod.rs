@@ -7,6 +7,7 @@ pub mod binary;
 pub mod conv;
 pub mod layout;
 pub mod matmul;
+pub mod matmul_tune;
 pub mod noise;
 pub mod norm;
 pub mod random;

@@ -32,8 +32,8 @@ pub enum Tiling {
     /// padded against bank conflicts (`PREFETCH`, `A_STRIDE`): a tuner candidate only, for
     /// GPUs where global latency stalls the wide kernel (44% of FMA at best on an H200).
     WidePrefetch,
-    /// Not a tile: Winograd F(2x2, 3x3) (`ops::winograd`), for the 3x3 forward and input
-    /// gradient; a tuner candidate only. Elsewhere (forced by a test) the rule runs instead.
+    /// Not a tile: Winograd F(2x2, 3x3) (`ops::winograd`), for the 3x3 convolution's three
+    /// passes; a tuner candidate only. Elsewhere (forced by a test) the rule runs instead.
     Winograd,
 }
 
@@ -184,10 +184,10 @@ impl ConvConfig {
             .with("KW", d.kw as f64)
     }
 
-    /// What pass `mode` at `d` really runs as: the rule where Winograd does not apply (the
-    /// weight gradient, other kernel sizes), otherwise itself.
+    /// What pass `mode` at `d` really runs as: the rule where Winograd does not apply (other
+    /// kernel sizes, too little memory), otherwise itself.
     pub fn runnable(self, mode: u32, d: &ConvDims) -> ConvConfig {
-        if self.tiling == Tiling::Winograd && !winograd_applies(mode, d) {
+        if self.tiling == Tiling::Winograd && !winograd_applies(d) {
             conv_rule(mode, d)
         } else {
             self
@@ -205,7 +205,7 @@ impl ConvConfig {
             bk => format!("{}k{bk}", self.tiling.label()),
         };
         match mode {
-            2 => format!("{t}/g{}", self.split_target),
+            2 if self.tiling != Tiling::Winograd => format!("{t}/g{}", self.split_target),
             _ => t,
         }
     }
@@ -235,11 +235,11 @@ impl ConvConfig {
     }
 }
 
-/// Pass `mode` at `d` can run as Winograd F(2x2, 3x3) (`ops::winograd`): the forward or
-/// input gradient of a 3x3 kernel whose scratch (16 x channels x 2x2 tiles, 4x an input or
-/// output) fits the device's largest storage binding.
-pub fn winograd_applies(mode: u32, d: &ConvDims) -> bool {
-    if mode > 1 || d.kh != 3 || d.kw != 3 {
+/// A pass at `d` can run as Winograd (`ops::winograd`; F(3x3, 2x2) for the weight
+/// gradient): a 3x3 kernel whose scratch (16 x channels x 2x2 tiles, 4x an input or output)
+/// fits the device's largest storage binding.
+pub fn winograd_applies(d: &ConvDims) -> bool {
+    if d.kh != 3 || d.kw != 3 {
         return false;
     }
     let tiles = d.n * d.h.div_ceil(2) * d.w.div_ceil(2);
@@ -267,9 +267,9 @@ pub fn conv_rule(mode: u32, d: &ConvDims) -> ConvConfig {
     }
 }
 
-/// The rule first, then the other configurations worth timing at `d`: those one knob away
-/// from the rule before the rest, wide tiles first among them (a budget that runs out has
-/// tried the likeliest). Skipped: tiles with more rows than the rule's narrow tile would
+/// The rule first, then the other configurations worth timing at `d`: Winograd where it
+/// applies, then those one knob away from the rule before the rest, wide tiles first among
+/// them (a budget that runs out has tried the likeliest). Skipped: tiles with more rows than the rule's narrow tile would
 /// have (idle rows), wide tiles below 64 rows or 128 columns, K-steps above 16 for a
 /// reduction of 16 or less, and weight-gradient splits that come out the same.
 pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
@@ -282,7 +282,7 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
             // Only full tiles: on lavapipe it won a 64-row dgrad alone (min of a few runs)
             // and cost the 16x16 step a third in place (887 vs 666 ms).
             Tiling::WidePrefetch => rows >= 128 && cols >= 128,
-            Tiling::Winograd => winograd_applies(mode, d),
+            Tiling::Winograd => winograd_applies(d),
         };
         fits && (bk <= 16 || red > 16)
     };
@@ -292,7 +292,8 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
         &[TARGET_GROUPS]
     };
     let same = |a: &ConvConfig, b: &ConvConfig| {
-        a.tiling == b.tiling && a.k_step == b.k_step && (mode != 2 || a.splits(d) == b.splits(d))
+        let split_free = mode != 2 || a.tiling == Tiling::Winograd;
+        a.tiling == b.tiling && a.k_step == b.k_step && (split_free || a.splits(d) == b.splits(d))
     };
     let mut all: Vec<ConvConfig> = ConvConfig::tiles()
         .filter(|(t, bk)| useful(t, *bk))
@@ -309,11 +310,13 @@ pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
             + (c.k_step != rule.k_step) as u8
             + (c.split_target != rule.split_target) as u8
     };
-    // Where the wide tiles fit, the GEMM is large: try them (and Winograd) first.
+    // Winograd first where it applies (the largest change, and on a slow device the budget
+    // covers only a few candidates); then, where the wide tiles fit, the GEMM is large: them.
     let rank = |c: &ConvConfig| {
         (
+            c.tiling != Tiling::Winograd,
             knobs(c) > 1,
-            !c.tiling.is_wide() && c.tiling != Tiling::Winograd,
+            !c.tiling.is_wide(),
         )
     };
     all.sort_by_key(rank);
@@ -385,7 +388,8 @@ pub fn conv_config(mode: u32, d: &ConvDims, launch: &mut dyn FnMut(ConvConfig)) 
         return cands[0];
     }
     let labels: Vec<String> = cands.iter().map(|c| c.label(mode)).collect();
-    let i = autotune::tune(gpu::gpu(), &conv_key(mode, d), &labels, &mut |i| {
+    let warm: Vec<bool> = cands.iter().map(|c| c.tiling == Tiling::Winograd).collect();
+    let i = autotune::tune_warming(gpu::gpu(), &conv_key(mode, d), &labels, &warm, &mut |i| {
         launch(cands[i])
     });
     cands[i]
@@ -410,7 +414,9 @@ pub fn describe_conv(mode: u32, d: &ConvDims) -> String {
         }
     };
     match mode {
-        2 => format!("{} ({} splits, {why})", cfg.label(mode), cfg.splits(d).0),
+        2 if cfg.tiling != Tiling::Winograd => {
+            format!("{} ({} splits, {why})", cfg.label(mode), cfg.splits(d).0)
+        }
         _ => format!("{} ({why})", cfg.label(mode)),
     }
 }
