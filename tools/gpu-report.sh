@@ -113,7 +113,14 @@ else
     LIMITS=(info=20 gradcheck=45 sg2=240 pytorch2=150 bench=270 pytorch=90 train=45)
 fi
 limit() { for kv in "${LIMITS[@]}"; do [ "${kv%%=*}" = "$1" ] && echo "${kv#*=}"; done; }
-WANT=" ${SGW_REPORT_STAGES:-info gradcheck sg2 pytorch2 bench pytorch train} "
+ALL_STAGES="info gradcheck sg2 pytorch2 bench pytorch train"
+WANT=" ${SGW_REPORT_STAGES:-$ALL_STAGES} "
+for s in $WANT; do
+    if [[ " $ALL_STAGES " != *" $s "* ]]; then
+        echo "SGW_REPORT_STAGES: unknown stage '$s' (stages: $ALL_STAGES)" >&2
+        exit 2
+    fi
+done
 wanted() { [[ "$WANT" == *" $1 "* ]]; }
 HAS_CUDA_TORCH=0
 python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null && HAS_CUDA_TORCH=1
