@@ -269,9 +269,10 @@ pub fn conv_rule(mode: u32, d: &ConvDims) -> ConvConfig {
 
 /// The rule first, then the other configurations worth timing at `d`: Winograd where it
 /// applies, then those one knob away from the rule before the rest, wide tiles first among
-/// them (a budget that runs out has tried the likeliest). Skipped: tiles with more rows than the rule's narrow tile would
-/// have (idle rows), wide tiles below 64 rows or 128 columns, K-steps above 16 for a
-/// reduction of 16 or less, and weight-gradient splits that come out the same.
+/// them (a budget that runs out has tried the likeliest). Skipped: tiles with more rows than
+/// the rule's narrow tile would have (idle rows), wide tiles below 64 rows or 128 columns,
+/// K-steps above 16 for a reduction of 16 or less, and weight-gradient splits that come out
+/// the same.
 pub fn conv_candidates(mode: u32, d: &ConvDims) -> Vec<ConvConfig> {
     let rule = conv_rule(mode, d);
     let (rows, cols, red) = conv_gemm(mode, d);

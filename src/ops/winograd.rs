@@ -5,9 +5,9 @@
 //! F(3x3, 2x2): the same input transform, a transform of the output gradient's 2x2 tiles,
 //! 16 products that sum over the tiles, and a 4x4 -> 3x3 output transform. It computes
 //! exactly what the implicit GEMM computes (its CPU reference is `cpu::conv`), with 2.25x
-//! fewer multiply-adds in the products and about 4x the input and output in scratch memory. A tuner candidate
-//! (`Tiling::Winograd`, where `tune::winograd_applies`), never the fixed rule: whether it
-//! wins depends on the device.
+//! fewer multiply-adds in the products and about 4x the input and output in scratch
+//! memory. A tuner candidate (`Tiling::Winograd`, where `tune::winograd_applies`), never
+//! the fixed rule: whether it wins depends on the device.
 
 use std::sync::Arc;
 
