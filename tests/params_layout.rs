@@ -43,6 +43,7 @@ fn contracts() -> Vec<Contract> {
     use sgw::ops::resample::ResampleParams;
     use sgw::ops::unary::UnaryParams;
     use sgw::ops::upfirdn::UpfirdnParams;
+    use sgw::ops::winograd::WinogradParams;
     use sgw::optim::adam::AdamParams;
     use sgw::optim::ema::EmaParams;
     vec![
@@ -55,6 +56,7 @@ fn contracts() -> Vec<Contract> {
         of::<AxisCopyParams>(),
         of::<PhiloxFillParams>(),
         of::<ConvParams>(),
+        of::<WinogradParams>(),
         of::<ResampleParams>(),
         of::<AdainParams>(),
         of::<GridSampleParams>(),
