@@ -10,16 +10,16 @@
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let tiles = p.n * p.th * p.tw;
+    let tiles = tile_count();
     let i = linear_id(gid, nwg);
     if (i >= p.r * tiles) {
         return;
     }
-    let r = i / tiles;
-    let t = i % tiles;
-    let n = t / (p.th * p.tw);
-    let ty = (t / p.tw) % p.th;
-    let tx = t % p.tw;
+    let tile = tile_at(i);
+    let r = tile.ch;
+    let n = tile.n;
+    let ty = tile.ty;
+    let tx = tile.tx;
     let plane = (n * p.r + r) * p.h * p.w;
     var d: array<f32, 16>;
     for (var a = 0u; a < 4u; a++) {

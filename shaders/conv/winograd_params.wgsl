@@ -30,3 +30,22 @@ struct Params {
 fn linear_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
 }
+
+// 2x2 tiles in the batch: n * th * tw.
+fn tile_count() -> u32 {
+    return p.n * p.th * p.tw;
+}
+
+// Invocation i of a (channel, tile) kernel: the channel, the image and the tile's row and
+// column (tiles run fastest, so neighbouring invocations touch neighbouring memory).
+struct TileAt {
+    ch: u32,
+    n: u32,
+    ty: u32,
+    tx: u32,
+}
+
+fn tile_at(i: u32) -> TileAt {
+    let t = i % tile_count();
+    return TileAt(i / tile_count(), t / (p.th * p.tw), (t / p.tw) % p.th, t % p.tw);
+}

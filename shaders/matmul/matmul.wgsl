@@ -11,25 +11,7 @@
 // With SPLITS = 1 this is the plain product (one part, the whole of K, c's own layout).
 
 override ROWS: u32 = 64u;
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_batch: u32,
-    a_row: u32,
-    a_col: u32,
-    b_batch: u32,
-    b_row: u32,
-    b_col: u32,
-    a_off: u32,
-    b_off: u32,
-    alpha: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+//!include matmul/matmul_params.wgsl
 
 const BN: u32 = 64u;
 // Parts K is split into (1: no split).

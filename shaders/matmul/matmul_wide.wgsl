@@ -6,25 +6,7 @@
 // large products (Winograd's 16 per convolution, big fully connected layers). Operands are
 // read through their strides as in matmul.wgsl; out-of-range loads read 0.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    a_batch: u32,
-    a_row: u32,
-    a_col: u32,
-    b_batch: u32,
-    b_row: u32,
-    b_col: u32,
-    a_off: u32,
-    b_off: u32,
-    alpha: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+//!include matmul/matmul_params.wgsl
 
 const TILE: u32 = 128u;
 // Reduction steps per barrier (the loads below assume 16).

@@ -32,6 +32,10 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/reduce/sum_rows.wgsl"),
     ),
     (
+        "matmul/matmul_params.wgsl",
+        include_str!("../../shaders/matmul/matmul_params.wgsl"),
+    ),
+    (
         "matmul/matmul.wgsl",
         include_str!("../../shaders/matmul/matmul.wgsl"),
     ),
