@@ -1,8 +1,9 @@
 """StyleGAN2 in PyTorch: the networks of stylegan2-ada-pytorch's networks.py (with its
 upfirdn2d, conv2d_resample and bias_act reference paths) over our parameter names, written
-from the official code, not from our Rust. Shared by tests/stylegan2_step_parity.py (f64,
-whole training steps against `Trainer::step`) and tools/pytorch_bench.py --arch stylegan2
-(fp32 timing). Standard library and torch only.
+from the official code, not from our Rust. Shared by tests/stylegan2_nets.py (f64, G and D
+and their gradients against `Generator2` / `Discriminator2`), tests/stylegan2_step_parity.py
+(f64, whole training steps against `Trainer::step`) and tools/pytorch_bench.py --arch
+stylegan2 (fp32 timing). Standard library and torch only.
 
 The functions read this module's globals: `configure` sets the parameters P (a dict from
 our names to tensors, mutated in place by the callers' optimisers), the resolution RES,
