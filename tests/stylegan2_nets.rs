@@ -144,8 +144,9 @@ fn py_params(p: &ParamGroup, words: &mut Vec<f64>) -> String {
 }
 
 /// PyTorch itself, where Python has torch: G and D re-implemented in f64 from the official
-/// `networks.py` math (`tools/stylegan2_torch.py`, shared with the step parity test) (fused, grouped modulated conv; `conv2d_resample` with its transposed
-/// and strided convs; `bias_act`; `MinibatchStdLayer`), fed our parameters by name (the one
+/// `networks.py` math in `tools/stylegan2_torch.py` (fused, grouped modulated conv;
+/// `conv2d_resample` with its transposed and strided convs; `bias_act`;
+/// `MinibatchStdLayer`), fed our parameters by name (the one
 /// convention mapped: our upsampling convs' weights are the official ones mirrored, see
 /// `nn::stylegan2::generator`). Skipped, with a notice, without torch.
 #[test]
