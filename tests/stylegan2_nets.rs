@@ -257,6 +257,36 @@ fn r1(n: &Nets, place: Place) -> (f64, Vec<Tensor>) {
     (penalty.to_vec_f64()[0], grads)
 }
 
+/// A gradient along a random direction (seeded `seed`) in every parameter of one group of
+/// `n`, and the central difference of `value` along it with step `eps`: (gradient, difference).
+fn along_a_direction(
+    n: &mut Nets,
+    group: fn(&mut Nets) -> &mut ParamGroup,
+    grads: &[Tensor],
+    seed: u64,
+    eps: f64,
+    value: impl Fn(&Nets) -> f64,
+) -> (f64, f64) {
+    let p = group(n);
+    let dirs: Vec<Tensor> = (0..p.len())
+        .map(|i| random_input(p.get(i).shape(), Domain::Any, seed + i as u64))
+        .collect();
+    let along: f64 = grads
+        .iter()
+        .zip(&dirs)
+        .map(|(g, d)| ops::sum_all(&(g * d)).to_vec_f64()[0])
+        .sum();
+    let base: Vec<Tensor> = p.params().iter().map(|t| t.detach()).collect();
+    let mut at = |s: f64| {
+        let p = group(n);
+        for (i, (b, d)) in base.iter().zip(&dirs).enumerate() {
+            p.set(i, &(b + &ops::mul_scalar(d, s)));
+        }
+        value(n)
+    };
+    (along, (at(eps) - at(-eps)) / (2.0 * eps))
+}
+
 /// R1's parameter gradient on the CPU (f64) against a central difference along a random
 /// direction in every parameter of D; on the GPU finite and close to the CPU's.
 #[test]
@@ -264,23 +294,14 @@ fn r1_second_order_on_both_devices() {
     let mut n = nets(Place::Cpu64);
     let (penalty, grads) = r1(&n, Place::Cpu64);
     assert!(penalty.is_finite() && penalty > 0.0);
-    let dirs: Vec<Tensor> = (0..n.dp.len())
-        .map(|i| random_input(n.dp.get(i).shape(), Domain::Any, 500 + i as u64))
-        .collect();
-    let along: f64 = grads
-        .iter()
-        .zip(&dirs)
-        .map(|(g, d)| ops::sum_all(&(g * d)).to_vec_f64()[0])
-        .sum();
-    let base: Vec<Tensor> = n.dp.params().iter().map(|t| t.detach()).collect();
-    let eps = 1e-5;
-    let mut at = |s: f64| {
-        for (i, (b, d)) in base.iter().zip(&dirs).enumerate() {
-            n.dp.set(i, &(b + &ops::mul_scalar(d, s)));
-        }
-        r1(&n, Place::Cpu64).0
-    };
-    let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+    let (along, fd) = along_a_direction(
+        &mut n,
+        |n| &mut n.dp,
+        &grads,
+        500,
+        1e-5,
+        |n| r1(n, Place::Cpu64).0,
+    );
     let rel = (fd - along).abs() / along.abs();
     println!(
         "R1 gradient along a direction: {along:.9e}, central difference {fd:.9e} (rel {rel:.1e})"
@@ -336,23 +357,14 @@ fn path_length(n: &Nets, place: Place) -> (f64, Vec<Tensor>) {
 fn path_length_second_order_on_both_devices() {
     let mut n = nets(Place::Cpu64);
     let (_, grads) = path_length(&n, Place::Cpu64);
-    let dirs: Vec<Tensor> = (0..n.gp.len())
-        .map(|i| random_input(n.gp.get(i).shape(), Domain::Any, 700 + i as u64))
-        .collect();
-    let along: f64 = grads
-        .iter()
-        .zip(&dirs)
-        .map(|(g, d)| ops::sum_all(&(g * d)).to_vec_f64()[0])
-        .sum();
-    let base: Vec<Tensor> = n.gp.params().iter().map(|t| t.detach()).collect();
-    let eps = 1e-6;
-    let mut at = |s: f64| {
-        for (i, (b, d)) in base.iter().zip(&dirs).enumerate() {
-            n.gp.set(i, &(b + &ops::mul_scalar(d, s)));
-        }
-        path_length(&n, Place::Cpu64).0
-    };
-    let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+    let (along, fd) = along_a_direction(
+        &mut n,
+        |n| &mut n.gp,
+        &grads,
+        700,
+        1e-6,
+        |n| path_length(n, Place::Cpu64).0,
+    );
     let rel = (fd - along).abs() / along.abs();
     println!("path length gradient along a direction: {along:.9e}, central difference {fd:.9e} (rel {rel:.1e})");
     assert!(rel < 1e-6, "gradient {along} vs finite difference {fd}");
